@@ -1,0 +1,102 @@
+"""Which Imagen 4 models the form offers, and how each one wants its params.
+
+The list comes from ``GET /api/v1/models`` (cached for a few minutes). When the API cannot be
+reached, the figures documented on the model pages stand in, so the form still works.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.cache import cache
+
+from generations.rivya import ModelInfo, ModelParam, RivyaError, get_client
+
+logger = logging.getLogger(__name__)
+
+FAMILY_PREFIX = "google-imagen4"
+DEFAULT_MODEL = "google-imagen4"
+CACHE_KEY = "rivya:imagen-models"
+CACHE_SECONDS = 300
+ASPECT_RATIOS = ("1:1", "16:9", "9:16", "3:4", "4:3")
+
+
+def _documented(model_id: str, name: str, credits: int, default_ratio: str, seed: str) -> ModelInfo:
+    return ModelInfo(
+        id=model_id,
+        display_name=name,
+        base_credits=credits,
+        max_prompt_length=5000,
+        available=True,
+        params=(
+            ModelParam("aspect_ratio", "select", default_ratio, ASPECT_RATIOS),
+            ModelParam("negative_prompt", "text"),
+            ModelParam("seed", seed),
+        ),
+    )
+
+
+# From the model pages (rivya-api-v1.md, "Model parameters"): note -fast defaults to 16:9 and
+# takes its seed as a number, the other two as text.
+DOCUMENTED_MODELS = (
+    _documented("google-imagen4", "Imagen 4", 8, "1:1", "text"),
+    _documented("google-imagen4-fast", "Imagen 4 Fast", 4, "16:9", "number"),
+    _documented("google-imagen4-ultra", "Imagen 4 Ultra", 12, "1:1", "text"),
+)
+
+
+def _fetch_family() -> list[ModelInfo]:
+    models = [m for m in get_client().list_models() if m.id.startswith(FAMILY_PREFIX)]
+    order = {m.id: i for i, m in enumerate(DOCUMENTED_MODELS)}
+    return sorted(models, key=lambda m: (order.get(m.id, len(order)), m.id))
+
+
+def imagen_models() -> list[ModelInfo]:
+    """Every Imagen 4 model Rivya lists, available or not (the form says which are not)."""
+    models: list[ModelInfo] | None = cache.get(CACHE_KEY)
+    if models is None:
+        try:
+            models = _fetch_family()
+        except RivyaError as exc:
+            logger.warning(
+                "Could not load the model list from Rivya (%s); using the docs'", exc.code
+            )
+            return list(DOCUMENTED_MODELS)
+        cache.set(CACHE_KEY, models, CACHE_SECONDS)
+    return models
+
+
+def available_models() -> list[ModelInfo]:
+    return [m for m in imagen_models() if m.available]
+
+
+def find_model(model_id: str) -> ModelInfo | None:
+    return next((m for m in imagen_models() if m.id == model_id), None)
+
+
+def forget_models() -> None:
+    cache.delete(CACHE_KEY)
+
+
+def aspect_ratios(model: ModelInfo) -> tuple[str, ...]:
+    param = model.param("aspect_ratio")
+    return param.options if param and param.options else ASPECT_RATIOS
+
+
+def default_aspect_ratio(model: ModelInfo) -> str:
+    param = model.param("aspect_ratio")
+    return str(param.default) if param and param.default else "1:1"
+
+
+def build_params(
+    model: ModelInfo, *, aspect_ratio: str, negative_prompt: str, seed: int | None
+) -> dict[str, Any]:
+    """The ``params`` object as this model takes it; empty optional values are left out."""
+    params: dict[str, Any] = {"aspect_ratio": aspect_ratio or default_aspect_ratio(model)}
+    if negative_prompt and model.param("negative_prompt"):
+        params["negative_prompt"] = negative_prompt
+    seed_param = model.param("seed")
+    if seed is not None and seed_param:
+        params["seed"] = seed if seed_param.type == "number" else str(seed)
+    return params

@@ -1,0 +1,181 @@
+"""Fetch a result image from a URL we do not trust, safely.
+
+Rules (DESIGN.md, rule 6): https only, except the Rivya API's own origin (the simulator on
+loopback); every address a name resolves to must be public, and the connection goes to the
+address we checked (pinned), for every hop of a redirect; a byte cap enforced while streaming; one
+deadline for the whole fetch; the type sniffed from the bytes; and Pillow reads the header and
+refuses more pixels than the cap before it decodes anything.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from django.conf import settings
+from PIL import Image
+
+MAX_REDIRECTS = 3
+SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}
+
+
+class UnsafeResult(Exception):
+    """The result cannot be stored; ``retryable`` says whether fetching again might work."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class FetchedImage:
+    data: bytes
+    format: str
+    width: int
+    height: int
+
+
+Resolver = Callable[[str, int], list[str]]
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address the name has. Tests replace this to point names at any address."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    default = 443 if parts.scheme == "https" else 80
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_link_local)
+
+
+def check_url(url: str, *, trusted_origin: str, resolver: Resolver | None = None) -> str:
+    """Return the address to connect to for ``url``, or raise UnsafeResult. No I/O but DNS."""
+    scheme, host, port = _origin(url)
+    if not host:
+        raise UnsafeResult("The result address has no host.")
+    trusted = (scheme, host, port) == _origin(trusted_origin)
+    if scheme != "https" and not trusted:
+        raise UnsafeResult(
+            f"The result address uses {scheme or 'no scheme'}; only https is allowed."
+        )
+    try:
+        addresses = (resolver or resolve)(host, port)
+    except OSError:
+        raise UnsafeResult(
+            f"The result host {host} could not be resolved.", retryable=True
+        ) from None
+    if not addresses:
+        raise UnsafeResult(f"The result host {host} has no address.", retryable=True)
+    if not trusted and not all(_is_public(a) for a in addresses):
+        raise UnsafeResult("The result address points into a private network; it was not fetched.")
+    return addresses[0]
+
+
+def _pinned_request(client: httpx.Client, url: str, address: str) -> httpx.Request:
+    """A request that connects to ``address`` while speaking to the URL's host (Host and SNI)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port:
+        netloc += f":{parts.port}"
+    pinned = parts._replace(netloc=netloc).geturl()
+    host_header = host if not parts.port else f"{host}:{parts.port}"
+    headers = {"Host": host_header, "Accept-Encoding": "identity"}
+    return client.build_request("GET", pinned, headers=headers, extensions={"sni_hostname": host})
+
+
+def _read_capped(response: httpx.Response, deadline: float, max_bytes: int) -> bytes:
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise UnsafeResult(f"The result is {int(declared)} bytes, over the {max_bytes} byte cap.")
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_raw():
+        total += len(chunk)
+        if total > max_bytes:
+            raise UnsafeResult(f"The result was larger than the {max_bytes} byte cap.")
+        if time.monotonic() > deadline:
+            raise UnsafeResult("The result took too long to download.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(data: bytes, max_pixels: int) -> FetchedImage:
+    kind = next((name for sig, name in SIGNATURES.items() if data.startswith(sig)), None)
+    if kind is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        kind = "WEBP"
+    if kind is None:
+        raise UnsafeResult("The result is not a PNG, JPEG or WebP image.")
+    try:
+        with Image.open(io.BytesIO(data), formats=[kind]) as probe:
+            width, height = probe.size  # read from the header only
+            if width * height > max_pixels:
+                raise UnsafeResult(f"The result is {width}x{height} pixels, over the pixel cap.")
+            probe.load()
+    except UnsafeResult:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise UnsafeResult(f"The result could not be decoded as an image ({exc}).") from None
+    return FetchedImage(data=data, format=kind, width=width, height=height)
+
+
+def fetch_image(
+    url: str,
+    *,
+    trusted_origin: str | None = None,
+    resolver: Resolver | None = None,
+    max_bytes: int | None = None,
+    deadline_seconds: float | None = None,
+    max_pixels: int | None = None,
+) -> FetchedImage:
+    """Download and verify one image, following at most three checked redirects."""
+    trusted_origin = trusted_origin or settings.RIVYA_BASE_URL
+    max_bytes = max_bytes or settings.RESULT_MAX_BYTES
+    total = deadline_seconds or settings.RESULT_DEADLINE_SECONDS
+    deadline = time.monotonic() + total
+    timeout = httpx.Timeout(min(5.0, total), connect=min(5.0, total))
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            address = check_url(url, trusted_origin=trusted_origin, resolver=resolver)
+            request = _pinned_request(client, url, address)
+            try:
+                response = client.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise UnsafeResult(
+                    f"The result could not be fetched ({type(exc).__name__}).", retryable=True
+                ) from None
+            try:
+                if response.is_redirect:
+                    url = urljoin(url, response.headers.get("Location", ""))
+                    continue
+                if response.status_code != 200:
+                    raise UnsafeResult(
+                        f"The result address answered HTTP {response.status_code}.",
+                        retryable=response.status_code >= 500,
+                    )
+                data = _read_capped(response, deadline, max_bytes)
+            except httpx.HTTPError as exc:
+                raise UnsafeResult(
+                    f"The result download broke off ({type(exc).__name__}).",
+                    retryable=time.monotonic() < deadline,
+                ) from None
+            finally:
+                response.close()
+            return _decode(data, max_pixels or settings.RESULT_MAX_PIXELS)
+    raise UnsafeResult("The result address redirected too many times.")

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any, cast
+
+from django import forms
+
+from generations import catalog
+from generations.rivya import ModelInfo
+
+MAX_SEED = 2**32 - 1
+PROMPT_MAX = 5000
+
+
+class GenerateForm(forms.Form):
+    """The generate form. Field names are the API's own."""
+
+    form_token = forms.UUIDField(widget=forms.HiddenInput)
+    model = forms.ChoiceField(label="Model")
+    prompt = forms.CharField(
+        max_length=PROMPT_MAX,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "Describe the image…"}),
+        error_messages={"required": "Write a prompt: what should the image show?"},
+    )
+    aspect_ratio = forms.ChoiceField(label="Aspect ratio", widget=forms.RadioSelect, initial="1:1")
+    negative_prompt = forms.CharField(
+        label="Leave out",
+        required=False,
+        max_length=PROMPT_MAX,
+        widget=forms.TextInput(attrs={"placeholder": "Things the image should not show"}),
+    )
+    seed = forms.CharField(
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "Random"}),
+        help_text="Leave empty for a random result; reuse a number to get a similar one.",
+    )
+
+    def __init__(self, *args: Any, models: list[ModelInfo], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.models = {m.id: m for m in models}
+        cast(forms.ChoiceField, self.fields["model"]).choices = [
+            (m.id, f"{m.display_name} · {m.base_credits} credits") for m in models
+        ]
+        ratios = catalog.ASPECT_RATIOS
+        cast(forms.ChoiceField, self.fields["aspect_ratio"]).choices = [(r, r) for r in ratios]
+        if not self.is_bound:
+            self.initial.setdefault("form_token", uuid.uuid4())
+            if catalog.DEFAULT_MODEL in self.models:
+                self.initial.setdefault("model", catalog.DEFAULT_MODEL)
+            elif models:
+                self.initial.setdefault("model", models[0].id)
+            chosen = self.models.get(self.initial.get("model", ""))
+            self.initial.setdefault(
+                "aspect_ratio", catalog.default_aspect_ratio(chosen) if chosen else "1:1"
+            )
+
+    def clean_seed(self) -> int | None:
+        raw = self.cleaned_data["seed"].strip()
+        if not raw:
+            return None
+        if not raw.isdigit() or int(raw) > MAX_SEED:
+            raise forms.ValidationError(
+                f"The seed must be a whole number from 0 to {MAX_SEED}, or empty for random."
+            )
+        return int(raw)
+
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean() or {}
+        model = self.models.get(cleaned.get("model", ""))
+        prompt = cleaned.get("prompt", "")
+        if model and model.max_prompt_length and len(prompt) > model.max_prompt_length:
+            self.add_error(
+                "prompt",
+                f"{model.display_name} takes at most {model.max_prompt_length} characters.",
+            )
+        ratio = cleaned.get("aspect_ratio")
+        if model and ratio and ratio not in catalog.aspect_ratios(model):
+            self.add_error("aspect_ratio", f"{model.display_name} does not offer {ratio}.")
+        return cleaned
+
+    @property
+    def chosen_model(self) -> ModelInfo | None:
+        return self.models.get(self.cleaned_data.get("model", ""))

@@ -1,0 +1,182 @@
+import uuid
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Status(models.TextChoices):
+    """Where a generation is. The API's own words are used where they mean the same thing."""
+
+    QUEUED = "queued", "Queued"  # saved here, waiting for a worker to send it
+    SENDING = "sending", "Sending"  # a worker is making the create request
+    PROCESSING = "processing", "Processing"  # Rivya accepted it (remote queued or processing)
+    DOWNLOADING = "downloading", "Saving image"  # Rivya finished; we are storing the image
+    SUCCEEDED = "succeeded", "Done"
+    FAILED = "failed", "Failed"
+
+
+UNFINISHED = (Status.QUEUED, Status.SENDING, Status.PROCESSING, Status.DOWNLOADING)
+
+
+class AspectRatio(models.TextChoices):
+    SQUARE = "1:1", "Square 1:1"
+    WIDE = "16:9", "Wide 16:9"
+    TALL = "9:16", "Tall 9:16"
+    PORTRAIT = "3:4", "Portrait 3:4"
+    LANDSCAPE = "4:3", "Landscape 4:3"
+
+
+class Generation(models.Model):
+    """One image request: a row saved before anything is sent, and the truth about it after."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
+    )
+    # Unique per member: a double-clicked or re-sent form makes one generation.
+    form_token = models.UUIDField()
+
+    model = models.CharField(max_length=64, default="google-imagen4")
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    aspect_ratio = models.CharField(max_length=8, default=AspectRatio.SQUARE)
+    seed = models.PositiveBigIntegerField(null=True, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    remote_task_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    remote_status = models.CharField(max_length=32, blank=True)
+    status_note = models.CharField(max_length=300, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    admin_message = models.TextField(blank=True)
+
+    credits_reserved = models.PositiveIntegerField(default=0)
+    credits_final = models.PositiveIntegerField(null=True, blank=True)
+
+    image = models.ImageField(upload_to="generations/%Y/%m/", blank=True)
+    thumbnail = models.ImageField(upload_to="thumbnails/%Y/%m/", blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+
+    submit_attempts = models.PositiveIntegerField(default=0)
+    poll_count = models.PositiveIntegerField(default=0)
+    poll_errors = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # When a worker should next look at it; the reconciler re-enqueues rows past this time.
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    # Deleting hides a generation; the row stays, because the credit ledger refers to it.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "form_token"], name="one_generation_per_form"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-id"], name="generation_user_newest"),
+            models.Index(
+                fields=["next_check_at"],
+                name="generation_unfinished_due",
+                condition=Q(status__in=UNFINISHED),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt[:40]} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (Status.SUCCEEDED, Status.FAILED)
+
+
+class GenerationImage(models.Model):
+    """Every image of a result, the primary one (position 0) included."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
+    position = models.PositiveSmallIntegerField()
+    image = models.ImageField(upload_to="generations/%Y/%m/")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "position"], name="one_image_per_slot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.generation_id} #{self.position}"
+
+
+class LedgerEntry(models.Model):
+    """The credit ledger: one reservation and at most one settlement per generation."""
+
+    class Phase(models.TextChoices):
+        RESERVATION = "reservation"
+        SETTLEMENT = "settlement"
+
+    class Kind(models.TextChoices):
+        RESERVE = "reserve", "Reserved"
+        CHARGE = "charge", "Charged"
+        RELEASE = "release", "Released"
+
+    generation = models.ForeignKey(Generation, on_delete=models.PROTECT, related_name="ledger")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ledger_entries"
+    )
+    phase = models.CharField(max_length=16, choices=Phase.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    credits = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "phase"], name="one_entry_per_phase"),
+            models.CheckConstraint(
+                condition=(
+                    Q(phase="reservation", kind="reserve")
+                    | Q(phase="settlement", kind__in=["charge", "release"])
+                ),
+                name="kind_matches_phase",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at", "user"], name="ledger_day_member")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.credits} for generation {self.generation_id}"
+
+
+class MemberBudget(models.Model):
+    """A member's monthly credit limit. No row, or no limit, means the team balance is the limit."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget"
+    )
+    monthly_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Credits a month; empty for no limit."
+    )
+    period = models.DateField(help_text="The first day of the month that `used` counts.")
+    used = models.PositiveIntegerField(default=0, help_text="Credits reserved or spent this month.")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.used}/{self.monthly_limit or '∞'} in {self.period:%Y-%m}"
+
+    @staticmethod
+    def current_period(today: date) -> date:
+        return today.replace(day=1)
+
+
+class WebhookEvent(models.Model):
+    """Webhook ids already seen, so that a replayed delivery changes nothing."""
+
+    event_id = models.CharField(max_length=200, unique=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.event_id

@@ -1,0 +1,133 @@
+"""The admins' credit report: what the ledger says, per member and per day, for a period."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate
+from django.http import QueryDict
+from django.utils import timezone
+
+from generations.lifecycle import ADMIN_CODES
+from generations.models import Generation, LedgerEntry, Status
+from generations.rivya import policy_for
+
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+    error: str = ""
+
+    @classmethod
+    def from_query(cls, query: QueryDict, *, today: date) -> Period:
+        default = cls(today - timedelta(days=29), today)
+        if not query.get("start") and not query.get("end"):
+            return default
+        try:
+            start = date.fromisoformat(query.get("start") or default.start.isoformat())
+            end = date.fromisoformat(query.get("end") or default.end.isoformat())
+        except ValueError:
+            return cls(
+                default.start,
+                default.end,
+                "Dates are written YYYY-MM-DD; showing the last 30 days.",
+            )
+        if start > end:
+            return cls(
+                default.start,
+                default.end,
+                "The start comes after the end; showing the last 30 days.",
+            )
+        if (end - start).days >= MAX_DAYS:
+            return cls(end - timedelta(days=MAX_DAYS - 1), end, "At most a year at once.")
+        return cls(start, end)
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        tz = timezone.get_current_timezone()
+        return (
+            datetime.combine(self.start, time.min, tz),
+            datetime.combine(self.end + timedelta(days=1), time.min, tz),
+        )
+
+
+def _total(kind: str) -> Coalesce:
+    return Coalesce(Sum("credits", filter=Q(kind=kind)), 0)
+
+
+def _ledger(period: Period) -> QuerySet[LedgerEntry]:
+    start, end = period.bounds
+    return LedgerEntry.objects.filter(created_at__gte=start, created_at__lt=end)
+
+
+def _outcomes(period: Period) -> dict[str, dict[str, int]]:
+    """Generations succeeded and failed per member, for those made in the period."""
+    start, end = period.bounds
+    rows = (
+        Generation.objects.filter(created_at__gte=start, created_at__lt=end)
+        .values("user__username")
+        .annotate(
+            succeeded=Count("pk", filter=Q(status=Status.SUCCEEDED)),
+            failed=Count("pk", filter=Q(status=Status.FAILED)),
+        )
+    )
+    return {
+        str(row["user__username"]): {"succeeded": row["succeeded"], "failed": row["failed"]}
+        for row in rows
+    }
+
+
+def report(period: Period) -> dict[str, Any]:
+    ledger = _ledger(period)
+    outcomes = _outcomes(period)
+    by_member: list[dict[str, Any]] = [
+        {**row, **outcomes.get(str(row["user__username"]), {"succeeded": 0, "failed": 0})}
+        for row in ledger.values("user__username")
+        .annotate(reserved=_total("reserve"), charged=_total("charge"), released=_total("release"))
+        .order_by("user__username")
+    ]
+    by_day: list[dict[str, Any]] = [
+        dict(row)
+        for row in ledger.annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(reserved=_total("reserve"), charged=_total("charge"), released=_total("release"))
+        .order_by("day")
+    ]
+    totals: dict[str, Any] = ledger.aggregate(
+        reserved=_total("reserve"), charged=_total("charge"), released=_total("release")
+    )
+    open_reservations = ledger.filter(phase=LedgerEntry.Phase.RESERVATION).exclude(
+        generation__ledger__phase=LedgerEntry.Phase.SETTLEMENT
+    )
+    totals["in_flight"] = open_reservations.aggregate(total=Coalesce(Sum("credits"), 0))["total"]
+    return {
+        "by_member": by_member,
+        "by_day": by_day,
+        "totals": totals,
+        "peak": max((int(d["charged"]) for d in by_day), default=0),
+    }
+
+
+def recent_admin_problems(since: datetime) -> list[dict[str, Any]]:
+    """Failures an admin must act on (the key, the scope, the account's credits)."""
+    rows = (
+        Generation.objects.filter(error_code__in=ADMIN_CODES, finished_at__gte=since)
+        .values("error_code")
+        .annotate(count=Count("pk"))
+        .order_by("-count")
+    )
+    return [
+        {
+            **row,
+            "message": policy_for(row["error_code"]).admin_message.format(
+                code=row["error_code"], message=""
+            ),
+        }
+        for row in rows
+    ]

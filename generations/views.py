@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget
+from django_htmx.middleware import HtmxDetails
+
+from generations import catalog, credits, lifecycle, tasks, usage, webhooks
+from generations.forms import GenerateForm
+from generations.models import UNFINISHED, Generation
+from generations.rivya import RivyaError, get_client
+
+logger = logging.getLogger(__name__)
+
+
+class MemberRequest(HttpRequest):
+    """A request that passed ``login_required`` and the htmx middleware."""
+
+    htmx: HtmxDetails
+    user: User
+
+
+PAGE_SIZE = 24
+MAX_REFRESH_IDS = 100
+BALANCE_CACHE_KEY = "rivya:balance"
+BALANCE_CACHE_SECONDS = 30
+
+
+def visible_generations() -> QuerySet[Generation]:
+    """Everything the team shares: every member sees every generation that is not deleted."""
+    return Generation.objects.filter(deleted_at__isnull=True).select_related("user")
+
+
+def own_generation_or_404(request: MemberRequest, pk: int) -> Generation:
+    """A generation the member may change: their own. Anyone else's answers 404."""
+    return get_object_or_404(visible_generations(), pk=pk, user_id=request.user.pk)
+
+
+def account_balance() -> int | None:
+    """The Rivya account's credits, cached briefly; None when Rivya cannot tell us."""
+    cached: dict[str, int | None] | None = cache.get(BALANCE_CACHE_KEY)
+    if cached is None:
+        try:
+            cached = {"credits": get_client().get_credits()}
+        except RivyaError as exc:
+            logger.warning("Could not read the Rivya balance: %s", exc.code)
+            cached = {"credits": None}
+        cache.set(BALANCE_CACHE_KEY, cached, BALANCE_CACHE_SECONDS)
+    return cached["credits"]
+
+
+def _history(request: MemberRequest) -> dict[str, object]:
+    mine = request.GET.get("who") == "mine"
+    rows = visible_generations()
+    if mine:
+        rows = rows.filter(user_id=request.user.pk)
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        rows = rows.filter(pk__lt=int(before))
+    page = list(rows.order_by("-pk")[: PAGE_SIZE + 1])
+    return {
+        "generations": page[:PAGE_SIZE],
+        "next_before": page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None,
+        "who": "mine" if mine else "everyone",
+        "deep": before.isdigit(),
+    }
+
+
+def _form_context(form: GenerateForm) -> dict[str, object]:
+    models = list(form.models.values())
+    cheapest = min((m.base_credits for m in models), default=0)
+    balance = account_balance()
+    return {
+        "form": form,
+        "models": models,
+        "unavailable_models": [m for m in catalog.imagen_models() if not m.available],
+        "balance": balance,
+        "balance_too_low": balance is not None and balance < cheapest,
+        "prompt_max": max((m.max_prompt_length or 0 for m in models), default=5000) or 5000,
+    }
+
+
+def _new_form(data: dict[str, str] | None = None) -> GenerateForm:
+    initial = {k: v for k, v in (data or {}).items() if k != "form_token"}
+    return GenerateForm(initial=initial, models=catalog.available_models())
+
+
+@login_required
+@require_GET
+def home(request: MemberRequest) -> HttpResponse:
+    history = _history(request)
+    if request.htmx and request.htmx.target == "history":
+        return render(request, "generations/home.html#history", history)
+    context = {**_form_context(_new_form()), **history}
+    return render(request, "generations/home.html", context)
+
+
+@login_required
+@require_POST
+def create(request: MemberRequest) -> HttpResponse:
+    form = GenerateForm(request.POST, models=catalog.available_models())
+    generation = None
+    if form.is_valid() and (model := form.chosen_model):
+        data = form.cleaned_data
+        try:
+            generation, created = lifecycle.create(
+                request.user,
+                form_token=data["form_token"],
+                model=model,
+                prompt=data["prompt"],
+                aspect_ratio=data["aspect_ratio"],
+                negative_prompt=data["negative_prompt"],
+                seed=data["seed"],
+            )
+        except credits.OverBudget as exc:
+            form.add_error(None, exc.message)
+        else:
+            if created:
+                pk = generation.pk
+                transaction.on_commit(lambda: tasks.enqueue_submit(pk))
+    if generation is None:
+        return _form_errors(request, form)
+    if not request.htmx:
+        messages.success(request, "Your image is on its way.")
+        return redirect("home")
+    kept = {k: str(v) for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
+    context = {**_form_context(_new_form(kept)), "generation": generation, "oob_form": True}
+    return render(request, "generations/home.html#created", context)
+
+
+def _form_errors(request: MemberRequest, form: GenerateForm) -> HttpResponse:
+    if request.htmx:
+        response = render(request, "generations/home.html#generate-form", _form_context(form))
+        return reswap(retarget(response, "#generate-form"), "outerHTML")
+    context = {**_form_context(form), **_history(request)}
+    return render(request, "generations/home.html", context, status=400)
+
+
+@login_required
+@require_GET
+def cards(request: MemberRequest) -> HttpResponse:
+    """Every requested card in one response (out-of-band swaps), from one query."""
+    ids = [int(i) for i in request.GET.getlist("id")[:MAX_REFRESH_IDS] if i.isdigit()]
+    generations = list(visible_generations().filter(pk__in=ids).order_by("-pk"))
+    return render(request, "generations/home.html#card-updates", {"generations": generations})
+
+
+@login_required
+@require_GET
+def detail(request: MemberRequest, pk: int) -> HttpResponse:
+    generation = get_object_or_404(visible_generations(), pk=pk)
+    images = list(generation.images.all()) if generation.status == "succeeded" else []
+    return render(request, "generations/detail.html", {"generation": generation, "images": images})
+
+
+@login_required
+@require_POST
+def delete(request: MemberRequest, pk: int) -> HttpResponse:
+    generation = own_generation_or_404(request, pk)
+    if generation.status in UNFINISHED:
+        messages.error(request, "This image is still being made; delete it once it is done.")
+    else:
+        Generation.objects.filter(pk=generation.pk).update(deleted_at=timezone.now())
+        if request.htmx:
+            return HttpResponse("")
+        messages.success(request, "Deleted.")
+    if request.htmx:
+        return render(request, "generations/home.html#card", {"generation": generation})
+    return HttpResponseRedirect(reverse("home"))
+
+
+@staff_member_required
+@require_GET
+def usage_page(request: MemberRequest) -> HttpResponse:
+    period = usage.Period.from_query(request.GET, today=timezone.localdate())
+    context = {
+        "period": period,
+        "report": usage.report(period),
+        "balance": account_balance(),
+        "problems": usage.recent_admin_problems(since=timezone.now() - timedelta(days=1)),
+        "monthly_budget": settings.DEFAULT_MONTHLY_BUDGET,
+    }
+    return render(request, "generations/usage.html", context)
+
+
+@csrf_exempt  # Rivya cannot send our CSRF token; the signature authenticates the request
+@require_POST
+def rivya_webhook(request: HttpRequest) -> HttpResponse:
+    return webhooks.receive(request)

@@ -1,0 +1,136 @@
+"""Shared fixtures: the named team (alice, bob, charlie), the simulator, and a Celery worker.
+
+The outside world is faked at one seam: the local Rivya simulator, started once per session on
+a loopback port. Outside the tests that ask for it, the app points at a closed port, so no test
+can reach a simulator or API that happens to run on this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.test import Client
+
+from generations import rivya
+from generations.models import Generation
+from imagen_site.celery import app as celery_app
+from rivya_sim import Simulator
+
+TEST_API_KEY = "rvya_sk_test_0123456789"
+CLOSED_PORT_URL = "http://127.0.0.1:9"
+
+# Tests publish to their own queue, on an in-memory broker unless CELERY_BROKER_URL names a real
+# one (the production tier), so nothing reaches a worker outside this test run.
+if not os.environ.get("CELERY_BROKER_URL"):
+    celery_app.conf.broker_url = "memory://"
+celery_app.conf.task_default_queue = f"test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings: Any, tmp_path: Any) -> Iterator[None]:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.RIVYA_BASE_URL = CLOSED_PORT_URL
+    settings.RIVYA_API_KEY = TEST_API_KEY
+    settings.RIVYA_WEBHOOK_SECRET = ""
+    cache.clear()
+    rivya.reset_client()
+    yield
+    rivya.reset_client()
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[Simulator]:
+    sim = Simulator(api_key=TEST_API_KEY, delay=0.3).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def sim(simulator: Simulator, settings: Any) -> Iterator[Simulator]:
+    """The simulator, reset, with the app pointed at it."""
+    simulator.state.reset()
+    simulator.faults.reset()
+    settings.RIVYA_BASE_URL = simulator.base_url
+    rivya.reset_client()
+    yield simulator
+    simulator.faults.reset()
+
+
+def make_user(username: str, *, staff: bool = False) -> User:
+    return User.objects.create_user(
+        username=username, password=f"{username}-password-42", is_staff=staff
+    )
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    return make_user("bob")
+
+
+@pytest.fixture
+def charlie(db: None) -> User:
+    """The team's admin."""
+    return make_user("charlie", staff=True)
+
+
+@pytest.fixture
+def alice_client(alice: User) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def form_data() -> Callable[..., dict[str, str]]:
+    def make(**overrides: str) -> dict[str, str]:
+        data = {
+            "form_token": str(uuid.uuid4()),
+            "model": "google-imagen4",
+            "prompt": "A lighthouse at dawn, watercolour",
+            "aspect_ratio": "1:1",
+            "negative_prompt": "",
+            "seed": "",
+        }
+        data.update(overrides)
+        return data
+
+    return make
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[Any]:
+    """A real Celery worker in this process (a thread), on the test broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(
+        celery_app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING"
+    ) as worker:
+        yield worker
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:
+    """Wait until ``predicate()`` is truthy; fail the test with what it last saw otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"gave up after {timeout} s waiting for {predicate}")
+
+
+def finished(generation_id: int) -> Generation | None:
+    generation = Generation.objects.get(pk=generation_id)
+    return generation if generation.is_finished else None
