@@ -1,0 +1,191 @@
+"""The lifecycle steps against the real simulator, one step at a time (no Celery)."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from PIL import Image
+
+from generations import catalog, lifecycle
+from generations.models import Generation, GenerationImage, LedgerEntry, Status
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.django_db
+
+
+def new_generation(user, prompt="A quiet harbour at night", **fields) -> Generation:
+    model = catalog.find_model(fields.pop("model", "google-imagen4"))
+    assert model is not None
+    generation, created = lifecycle.create(
+        user,
+        form_token=uuid.uuid4(),
+        model=model,
+        prompt=prompt,
+        aspect_ratio=fields.pop("aspect_ratio", "1:1"),
+        **fields,
+    )
+    assert created
+    return generation
+
+
+def make_due(generation: Generation) -> None:
+    Generation.objects.filter(pk=generation.pk).update(next_check_at=timezone.now())
+
+
+def run_until_finished(generation: Generation, sim, timeout: float = 10.0) -> Generation:
+    """Drive submit and poll as the tasks would, without waiting for countdowns."""
+    step = lifecycle.submit(generation.pk)
+
+    def advance():
+        nonlocal step
+        if step is None:
+            return Generation.objects.get(pk=generation.pk).is_finished
+        make_due(generation)
+        step = (lifecycle.submit if step.step == "submit" else lifecycle.poll)(generation.pk)
+        return False
+
+    wait_for(advance, timeout=timeout, every=0.1)
+    return Generation.objects.get(pk=generation.pk)
+
+
+def test_it_sends_the_uuid_as_idempotency_key_and_client_request_id(sim, alice):
+    generation = new_generation(alice)
+    step = lifecycle.submit(generation.pk)
+    assert step is not None and step.step == "poll"
+    generation.refresh_from_db()
+    assert generation.status == Status.PROCESSING
+    task = sim.state.task(generation.remote_task_id)
+    assert task["idempotency_key"] == str(generation.uuid)
+    assert task["client_request_id"] == str(generation.uuid)
+
+
+def test_it_sends_the_params_as_the_model_takes_them(sim, alice):
+    imagen = new_generation(alice, seed=42, negative_prompt="people", aspect_ratio="16:9")
+    fast = new_generation(alice, model="google-imagen4-fast", seed=7)
+    lifecycle.submit(imagen.pk)
+    lifecycle.submit(fast.pk)
+    imagen.refresh_from_db()
+    fast.refresh_from_db()
+    sent = sim.state.task(imagen.remote_task_id)["body"]["params"]
+    assert sent == {"aspect_ratio": "16:9", "negative_prompt": "people", "seed": "42"}
+    assert sim.state.task(fast.remote_task_id)["body"]["params"] == {
+        "aspect_ratio": "1:1",
+        "seed": 7,
+    }
+
+
+def test_it_leaves_out_empty_optional_params(sim, alice):
+    generation = new_generation(alice)
+    lifecycle.submit(generation.pk)
+    generation.refresh_from_db()
+    assert sim.state.task(generation.remote_task_id)["body"]["params"] == {"aspect_ratio": "1:1"}
+
+
+def test_it_stores_the_image_and_thumbnail_before_it_says_done(sim, alice):
+    generation = run_until_finished(new_generation(alice), sim)
+    assert generation.status == Status.SUCCEEDED
+    with default_storage.open(generation.image.name) as f:
+        image = Image.open(io.BytesIO(f.read()))
+        assert image.size == (generation.width, generation.height) == (1024, 1024)
+    with default_storage.open(generation.thumbnail.name) as f:
+        assert max(Image.open(io.BytesIO(f.read())).size) <= 512
+    assert GenerationImage.objects.filter(generation=generation).count() == 1
+
+
+def test_it_settles_exactly_once(sim, alice):
+    generation = run_until_finished(new_generation(alice), sim)
+    kinds = sorted(LedgerEntry.objects.filter(generation=generation).values_list("kind", "credits"))
+    assert kinds == [("charge", 8), ("reserve", 8)]
+    assert sim.state.credits_charged == 8
+    assert sim.state.creates_total == 1
+
+
+def test_it_keeps_every_image_primary_first(sim, alice):
+    generation = run_until_finished(new_generation(alice, prompt="Two moons [sim:multi]"), sim)
+    assert generation.status == Status.SUCCEEDED
+    images = list(GenerationImage.objects.filter(generation=generation))
+    assert [i.position for i in images] == [0, 1]
+    assert images[0].image.name == generation.image.name
+
+
+def test_it_releases_the_reservation_when_rivya_fails_the_task(sim, alice):
+    generation = run_until_finished(new_generation(alice, prompt="Nope [sim:fail]"), sim)
+    assert generation.status == Status.FAILED
+    assert generation.error_code == "generation_failed"
+    assert "could not make this image" in generation.error_message
+    kinds = sorted(LedgerEntry.objects.filter(generation=generation).values_list("kind", "credits"))
+    assert kinds == [("release", 8), ("reserve", 8)]
+
+
+def test_it_ignores_a_step_another_worker_claimed(sim, alice):
+    generation = new_generation(alice)
+    Generation.objects.filter(pk=generation.pk).update(status=Status.SENDING,
+                                                       next_check_at=timezone.now()
+                                                       + timedelta(seconds=60))
+    assert lifecycle.submit(generation.pk) is None
+    assert sim.state.create_requests == 0
+
+
+def test_it_returns_quietly_for_a_row_that_is_gone(sim):
+    assert lifecycle.submit(123456) is None
+    assert lifecycle.poll(123456) is None
+
+
+def test_a_duplicate_poll_message_does_nothing(sim, alice):
+    generation = new_generation(alice)
+    lifecycle.submit(generation.pk)
+    assert lifecycle.poll(generation.pk) is None  # the next check is not due yet
+    assert sim.state.get_requests == 0
+
+
+def test_it_waits_as_long_as_retry_after_says(sim, alice):
+    sim.faults.rate_limit(count=1, retry_after=7, on="create")
+    generation = new_generation(alice)
+    before = timezone.now()
+    step = lifecycle.submit(generation.pk)
+    assert step is not None and step.step == "submit" and step.delay == 7
+    generation.refresh_from_db()
+    assert generation.status == Status.QUEUED
+    assert "wait" in generation.status_note
+    assert generation.next_check_at >= before + timedelta(seconds=7)
+    assert lifecycle.submit(generation.pk) is None  # too early: nothing is sent
+    assert sim.state.create_requests == 1
+
+
+def test_it_does_not_retry_what_a_retry_cannot_fix(sim, alice):
+    generation = new_generation(alice)
+    Generation.objects.filter(pk=generation.pk).update(aspect_ratio="2:1")
+    assert lifecycle.submit(generation.pk) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert generation.error_code == "validation_failed"
+    assert "Change them and try again" in generation.error_message
+    assert sim.state.create_requests == 1
+    assert LedgerEntry.objects.filter(generation=generation, kind="release").count() == 1
+
+
+def test_the_reconciler_finds_overdue_rows(sim, alice):
+    generation = new_generation(alice)
+    Generation.objects.filter(pk=generation.pk).update(
+        next_check_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert (generation.pk, "queued", False) in lifecycle.overdue_generations()
+
+
+def test_it_expires_a_generation_past_its_budget_after_one_last_look(sim, alice, settings):
+    generation = new_generation(alice, prompt="Slow [sim:never]")
+    lifecycle.submit(generation.pk)
+    settings.GENERATION_TIME_BUDGET_SECONDS = 0
+    gets_before = sim.state.get_requests
+    lifecycle.expire(generation.pk)
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert generation.error_code == "timed_out"
+    assert "did not finish this image within" in generation.error_message
+    assert sim.state.get_requests == gets_before + 1
+    assert LedgerEntry.objects.filter(generation=generation, kind="release").count() == 1

@@ -1,0 +1,145 @@
+"""The generate form: one POST saves one row and enqueues one job; bad input changes nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+from unittest import mock
+
+import pytest
+from django.test import Client
+
+from generations.models import Generation, LedgerEntry, MemberBudget, Status
+
+pytestmark = pytest.mark.django_db
+
+
+def this_month() -> date:
+    return date.today().replace(day=1)
+
+
+@pytest.fixture
+def enqueued():
+    with mock.patch("generations.tasks.submit_generation.delay") as delay:
+        yield delay
+
+
+def test_it_saves_the_generation_and_enqueues_it_after_commit(
+    alice_client, form_data, enqueued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post("/generations/", form_data(seed="42"))
+    assert response.status_code == 302
+    generation = Generation.objects.get()
+    assert generation.status == Status.QUEUED
+    assert generation.seed == 42
+    assert generation.credits_reserved == 8
+    enqueued.assert_called_once_with(generation.pk)
+
+
+def test_it_makes_no_remote_call_in_the_request(alice_client, form_data, enqueued):
+    with mock.patch("generations.rivya.RivyaClient.create_generation") as create:
+        alice_client.post("/generations/", form_data())
+    create.assert_not_called()
+
+
+def test_it_returns_the_card_and_a_fresh_form_to_htmx(alice_client, form_data, enqueued):
+    data = form_data(prompt="Red kite over hills")
+    response = alice_client.post("/generations/", data, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    generation = Generation.objects.get()
+    assert f'id="gen-{generation.pk}"' in body
+    assert 'hx-swap-oob="true"' in body  # the form comes back with a new token
+    assert data["form_token"] not in body
+    assert "Red kite over hills" in body
+
+
+def test_it_makes_one_generation_for_a_form_sent_twice(alice_client, form_data, enqueued):
+    data = form_data()
+    alice_client.post("/generations/", data)
+    alice_client.post("/generations/", data)
+    assert Generation.objects.count() == 1
+    assert LedgerEntry.objects.count() == 1
+
+
+def test_it_writes_one_reservation(alice_client, form_data, enqueued):
+    alice_client.post("/generations/", form_data())
+    entry = LedgerEntry.objects.get()
+    assert (entry.phase, entry.kind, entry.credits) == ("reservation", "reserve", 8)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("prompt", "x" * 5001, "at most 5000 characters"),
+        ("prompt", "   ", "Write a prompt"),
+        ("seed", "-1", "whole number from 0"),
+        ("seed", "12abc", "whole number from 0"),
+        ("seed", "1.5", "whole number from 0"),
+        ("seed", "99999999999", "whole number from 0"),
+        ("aspect_ratio", "2:1", "Select a valid choice"),
+        ("model", "google-imagen3", "Select a valid choice"),
+    ],
+)
+def test_it_refuses_bad_input_next_to_the_field(
+    alice_client, form_data, enqueued, field, value, message
+):
+    response = alice_client.post("/generations/", form_data(**{field: value}))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Generation.objects.count() == 0
+    assert LedgerEntry.objects.count() == 0
+    enqueued.assert_not_called()
+
+
+def test_it_keeps_the_input_and_escapes_it(alice_client, form_data, enqueued):
+    prompt = '<script>alert("x")</script> a cat'
+    response = alice_client.post("/generations/", form_data(prompt=prompt, seed="nope"))
+    body = response.content.decode()
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; a cat" in body
+    assert '<script>alert("x")</script>' not in body
+    assert 'value="nope"' in body
+
+
+def test_it_shows_htmx_errors_in_place_of_the_form(alice_client, form_data, enqueued):
+    response = alice_client.post(
+        "/generations/", form_data(seed="-5"), headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert response.headers["HX-Retarget"] == "#generate-form"
+    assert response.headers["HX-Reswap"] == "outerHTML"
+    assert "whole number from 0" in response.content.decode()
+
+
+def test_it_refuses_a_member_over_budget_with_the_numbers(alice, alice_client, form_data, enqueued):
+    MemberBudget.objects.create(user=alice, monthly_limit=20, used=16, period=this_month())
+    response = alice_client.post("/generations/", form_data())
+    assert response.status_code == 400
+    assert "This costs 8 credits, but you have 4 of your 20 credits left" in response.content.decode()
+    assert Generation.objects.count() == 0
+    assert MemberBudget.objects.get(user=alice).used == 16
+    enqueued.assert_not_called()
+
+
+def test_it_debits_the_budget(alice, alice_client, form_data, enqueued):
+    alice_client.post("/generations/", form_data())
+    assert MemberBudget.objects.get(user=alice).used == 8
+
+
+def test_it_requires_a_csrf_token(alice, form_data, enqueued):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.post("/generations/", form_data())
+    assert response.status_code == 403
+    assert Generation.objects.count() == 0
+
+
+def test_it_requires_sign_in(client, form_data, enqueued):
+    response = client.post("/generations/", form_data())
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/login/")
+    assert Generation.objects.count() == 0
+
+
+def test_it_refuses_get(alice_client):
+    assert alice_client.get("/generations/").status_code == 405
