@@ -19,6 +19,7 @@ FAMILY_PREFIX = "google-imagen4"
 DEFAULT_MODEL = "google-imagen4"
 CACHE_KEY = "rivya:imagen-models"
 CACHE_SECONDS = 300
+FALLBACK_CACHE_SECONDS = 30
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "3:4", "4:3")
 
 
@@ -62,7 +63,10 @@ def imagen_models() -> list[ModelInfo]:
             logger.warning(
                 "Could not load the model list from Rivya (%s); using the docs'", exc.code
             )
-            return list(DOCUMENTED_MODELS)
+            # Remembered briefly, so a Rivya outage does not cost every page a failed call.
+            models = list(DOCUMENTED_MODELS)
+            cache.set(CACHE_KEY, models, FALLBACK_CACHE_SECONDS)
+            return models
         cache.set(CACHE_KEY, models, CACHE_SECONDS)
     return models
 
