@@ -56,7 +56,8 @@ def run_until_finished(generation: Generation, sim, timeout: float = 10.0) -> Ge
 def test_it_sends_the_uuid_as_idempotency_key_and_client_request_id(sim, alice):
     generation = new_generation(alice)
     step = lifecycle.submit(generation.pk)
-    assert step is not None and step.step == "poll"
+    assert step is not None
+    assert step.step == "poll"
     generation.refresh_from_db()
     assert generation.status == Status.PROCESSING
     task = sim.state.task(generation.remote_task_id)
@@ -148,7 +149,8 @@ def test_it_waits_as_long_as_retry_after_says(sim, alice):
     generation = new_generation(alice)
     before = timezone.now()
     step = lifecycle.submit(generation.pk)
-    assert step is not None and step.step == "submit" and step.delay == 7
+    assert step is not None
+    assert (step.step, step.delay) == ("submit", 7)
     generation.refresh_from_db()
     assert generation.status == Status.QUEUED
     assert "wait" in generation.status_note

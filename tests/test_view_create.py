@@ -78,7 +78,7 @@ def test_it_writes_one_reservation(alice_client, form_data, enqueued):
         ("seed", "1.5", "whole number from 0"),
         ("seed", "99999999999", "whole number from 0"),
         ("aspect_ratio", "2:1", "Select a valid choice"),
-        ("model", "google-imagen3", "Select a valid choice"),
+        ("model", "google-imagen3", "not available at Rivya right now; pick another model"),
     ],
 )
 def test_it_refuses_bad_input_next_to_the_field(
@@ -115,7 +115,8 @@ def test_it_refuses_a_member_over_budget_with_the_numbers(alice, alice_client, f
     MemberBudget.objects.create(user=alice, monthly_limit=20, used=16, period=this_month())
     response = alice_client.post("/generations/", form_data())
     assert response.status_code == 400
-    assert "This costs 8 credits, but you have 4 of your 20 credits left" in response.content.decode()
+    message = "This costs 8 credits, but you have 4 of your 20 credits left"
+    assert message in response.content.decode()
     assert Generation.objects.count() == 0
     assert MemberBudget.objects.get(user=alice).used == 16
     enqueued.assert_not_called()
