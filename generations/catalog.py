@@ -7,6 +7,7 @@ reached, the figures documented on the model pages stand in, so the form still w
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from django.core.cache import cache
@@ -73,6 +74,15 @@ def imagen_models() -> list[ModelInfo]:
 
 def available_models() -> list[ModelInfo]:
     return [m for m in imagen_models() if m.available]
+
+
+def unoffered_models() -> list[ModelInfo]:
+    """Imagen 4 models the form cannot offer now: listed as not available, or documented but
+    gone from Rivya's list (Google is retiring the Imagen 4 endpoints)."""
+    listed = imagen_models()
+    listed_ids = {m.id for m in listed}
+    gone = [replace(m, available=False) for m in DOCUMENTED_MODELS if m.id not in listed_ids]
+    return [m for m in listed if not m.available] + gone
 
 
 def find_model(model_id: str) -> ModelInfo | None:

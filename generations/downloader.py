@@ -12,8 +12,12 @@ from __future__ import annotations
 import io
 import ipaddress
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -22,6 +26,7 @@ from django.conf import settings
 from PIL import Image
 
 MAX_REDIRECTS = 3
+STALL_SECONDS = 5.0  # the longest one read or connect may wait
 SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}
 
 
@@ -54,28 +59,79 @@ def resolve(host: str, port: int) -> list[str]:
 def _origin(url: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
     default = 443 if parts.scheme == "https" else 80
-    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+    try:
+        port = parts.port or default
+    except ValueError:  # a port that is not a number, or out of range
+        raise UnsafeResult("The result address has an invalid port.") from None
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _literal_address(host: str) -> str | None:
+    """The address a host that is already an IP address means, in any spelling the system
+    resolver accepts (``127.1``, ``2130706433``, ``0x7f.0.0.1``), without asking the resolver."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not host.replace(".", "").isalnum() or not host[:1].isdigit():
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address inside an IPv6 one (::ffff:a.b.c.d, 6to4) must be public itself.
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is not None:
+            ip = embedded
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_link_local)
 
 
-def check_url(url: str, *, trusted_origin: str, resolver: Resolver | None = None) -> str:
-    """Return the address to connect to for ``url``, or raise UnsafeResult. No I/O but DNS."""
+def _resolve_within(host: str, port: int, resolver: Resolver, seconds: float) -> list[str]:
+    """Resolve in a helper thread so that a slow DNS answer cannot outlast the deadline."""
+    if (literal := _literal_address(host)) is not None:
+        return [literal]
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="result-dns")
+    try:
+        return pool.submit(resolver, host, port).result(timeout=max(seconds, 0.0))
+    except FutureTimeout:
+        raise UnsafeResult(
+            f"The result host {host} took too long to resolve.", retryable=True
+        ) from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+def check_url(
+    url: str,
+    *,
+    trusted_origin: str,
+    resolver: Resolver | None = None,
+    seconds: float = 10.0,
+) -> str:
+    """Return the address to connect to for ``url``, or raise UnsafeResult. No I/O but DNS,
+    which must answer within ``seconds``."""
     scheme, host, port = _origin(url)
     if not host:
         raise UnsafeResult("The result address has no host.")
+    if "@" in urlsplit(url).netloc:
+        raise UnsafeResult(
+            "The result address carries a user name or password; it was not fetched."
+        )
     trusted = (scheme, host, port) == _origin(trusted_origin)
     if scheme != "https" and not trusted:
         raise UnsafeResult(
             f"The result address uses {scheme or 'no scheme'}; only https is allowed."
         )
     try:
-        addresses = (resolver or resolve)(host, port)
+        addresses = _resolve_within(host, port, resolver or resolve, seconds)
     except OSError:
         raise UnsafeResult(
             f"The result host {host} could not be resolved.", retryable=True
@@ -87,7 +143,9 @@ def check_url(url: str, *, trusted_origin: str, resolver: Resolver | None = None
     return addresses[0]
 
 
-def _pinned_request(client: httpx.Client, url: str, address: str) -> httpx.Request:
+def _pinned_request(
+    client: httpx.Client, url: str, address: str, timeout: httpx.Timeout
+) -> httpx.Request:
     """A request that connects to ``address`` while speaking to the URL's host (Host and SNI)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -96,23 +154,56 @@ def _pinned_request(client: httpx.Client, url: str, address: str) -> httpx.Reque
         netloc += f":{parts.port}"
     pinned = parts._replace(netloc=netloc).geturl()
     host_header = host if not parts.port else f"{host}:{parts.port}"
+    # identity: a compressed body would be a second, uncapped size; we read raw bytes anyway.
     headers = {"Host": host_header, "Accept-Encoding": "identity"}
-    return client.build_request("GET", pinned, headers=headers, extensions={"sni_hostname": host})
+    return client.build_request(
+        "GET", pinned, headers=headers, timeout=timeout, extensions={"sni_hostname": host}
+    )
+
+
+@contextmanager
+def _cut_off_at(deadline: float, response: httpx.Response) -> Iterator[None]:
+    """Shut the connection down at the deadline. A read timeout only bounds one read, so a
+    server that sends a little, then stalls, could otherwise outlast the deadline."""
+    stream = response.extensions.get("network_stream")
+    sock: socket.socket | None = stream.get_extra_info("socket") if stream is not None else None
+    if sock is None:
+        yield
+        return
+    cut = _shutdown_quietly(sock)
+    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _shutdown_quietly(sock: socket.socket) -> Callable[[], None]:
+    def cut() -> None:
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked recv in the reading thread
+
+    return cut
 
 
 def _read_capped(response: httpx.Response, deadline: float, max_bytes: int) -> bytes:
     declared = response.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise UnsafeResult(f"The result is {int(declared)} bytes, over the {max_bytes} byte cap.")
     chunks: list[bytes] = []
     total = 0
-    for chunk in response.iter_raw():
-        total += len(chunk)
-        if total > max_bytes:
-            raise UnsafeResult(f"The result was larger than the {max_bytes} byte cap.")
-        if time.monotonic() > deadline:
-            raise UnsafeResult("The result took too long to download.")
-        chunks.append(chunk)
+    with _cut_off_at(deadline, response):
+        for chunk in response.iter_raw():
+            total += len(chunk)
+            if total > max_bytes:
+                raise UnsafeResult(f"The result was larger than the {max_bytes} byte cap.")
+            if time.monotonic() > deadline:
+                raise UnsafeResult("The result took too long to download.")
+            chunks.append(chunk)
+    if time.monotonic() > deadline:  # the watchdog cut it short: the body may be incomplete
+        raise UnsafeResult("The result took too long to download.")
     return b"".join(chunks)
 
 
@@ -135,6 +226,18 @@ def _decode(data: bytes, max_pixels: int) -> FetchedImage:
     return FetchedImage(data=data, format=kind, width=width, height=height)
 
 
+def _left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise UnsafeResult("The result took too long to download.")
+    return left
+
+
+def _hop_timeout(deadline: float) -> httpx.Timeout:
+    """Every wait of one request ends by the deadline (and a single stall after 5 s)."""
+    return httpx.Timeout(min(STALL_SECONDS, _left(deadline)))
+
+
 def fetch_image(
     url: str,
     *,
@@ -149,11 +252,12 @@ def fetch_image(
     max_bytes = max_bytes or settings.RESULT_MAX_BYTES
     total = deadline_seconds or settings.RESULT_DEADLINE_SECONDS
     deadline = time.monotonic() + total
-    timeout = httpx.Timeout(min(5.0, total), connect=min(5.0, total))
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    with httpx.Client(follow_redirects=False, trust_env=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            address = check_url(url, trusted_origin=trusted_origin, resolver=resolver)
-            request = _pinned_request(client, url, address)
+            address = check_url(
+                url, trusted_origin=trusted_origin, resolver=resolver, seconds=_left(deadline)
+            )
+            request = _pinned_request(client, url, address, _hop_timeout(deadline))
             try:
                 response = client.send(request, stream=True)
             except httpx.HTTPError as exc:
@@ -171,9 +275,10 @@ def fetch_image(
                     )
                 data = _read_capped(response, deadline, max_bytes)
             except httpx.HTTPError as exc:
+                if time.monotonic() >= deadline:
+                    raise UnsafeResult("The result took too long to download.") from None
                 raise UnsafeResult(
-                    f"The result download broke off ({type(exc).__name__}).",
-                    retryable=time.monotonic() < deadline,
+                    f"The result download broke off ({type(exc).__name__}).", retryable=True
                 ) from None
             finally:
                 response.close()

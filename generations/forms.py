@@ -12,11 +12,34 @@ MAX_SEED = 2**32 - 1
 PROMPT_MAX = 5000
 
 
+class ModelSelect(forms.Select):
+    """The model select; each option carries its model's cost and default aspect ratio, which
+    static/js/app.js shows on the button and applies to the ratio when the member switches."""
+
+    option_data: dict[str, dict[str, str]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.option_data = {}
+        self.attrs["data-model-select"] = ""
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        option["attrs"].update(self.option_data.get(str(value), {}))
+        return option
+
+
 class GenerateForm(forms.Form):
     """The generate form. Field names are the API's own."""
 
     form_token = forms.UUIDField(widget=forms.HiddenInput)
-    model = forms.ChoiceField(label="Model")
+    model = forms.ChoiceField(
+        label="Model",
+        widget=ModelSelect,
+        error_messages={
+            "invalid_choice": "%(value)s is not available at Rivya right now; pick another model."
+        },
+    )
     prompt = forms.CharField(
         max_length=PROMPT_MAX,
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "Describe the image…"}),
@@ -42,6 +65,13 @@ class GenerateForm(forms.Form):
         cast(forms.ChoiceField, self.fields["model"]).choices = [
             (m.id, f"{m.display_name} · {m.base_credits} credits") for m in models
         ]
+        cast(ModelSelect, self.fields["model"].widget).option_data = {
+            m.id: {
+                "data-credits": str(m.base_credits),
+                "data-ratio": catalog.default_aspect_ratio(m),
+            }
+            for m in models
+        }
         ratios = catalog.ASPECT_RATIOS
         cast(forms.ChoiceField, self.fields["aspect_ratio"]).choices = [(r, r) for r in ratios]
         if not self.is_bound:
@@ -59,7 +89,8 @@ class GenerateForm(forms.Form):
         raw = self.cleaned_data["seed"].strip()
         if not raw:
             return None
-        if not raw.isdigit() or int(raw) > MAX_SEED:
+        # isascii: '²' is a digit to isdigit() but not a number to int().
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_SEED:
             raise forms.ValidationError(
                 f"The seed must be a whole number from 0 to {MAX_SEED}, or empty for random."
             )

@@ -27,7 +27,14 @@ from PIL import Image
 from generations import catalog, credits
 from generations.downloader import FetchedImage, UnsafeResult, fetch_image
 from generations.models import UNFINISHED, Generation, GenerationImage, Status
-from generations.rivya import ModelInfo, RemoteTask, RivyaError, get_client, policy_for
+from generations.rivya import (
+    ERROR_POLICIES,
+    ModelInfo,
+    RemoteTask,
+    RivyaError,
+    get_client,
+    policy_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -172,12 +179,16 @@ def fail_unexpectedly(generation_id: int) -> bool:
 # -- Submitting ------------------------------------------------------------------------------
 
 
-def submit(generation_id: int) -> Next | None:
+def submit(generation_id: int, *, reclaim: bool = False) -> Next | None:
     """Send the create request once. The generation's UUID is the Idempotency-Key, so a retry
-    after a lost answer gets the same remote task."""
+    after a lost answer gets the same remote task. ``reclaim`` (a task retried after a database
+    error) takes back a sending row's lease without waiting for it to run out."""
     now = timezone.now()
+    due = Q(next_check_at__lte=now + SLACK)
+    if reclaim:
+        due |= Q(status=Status.SENDING)
     claimed = Generation.objects.filter(
-        pk=generation_id, status__in=(Status.QUEUED, Status.SENDING), next_check_at__lte=now + SLACK
+        due, pk=generation_id, status__in=(Status.QUEUED, Status.SENDING)
     ).update(
         status=Status.SENDING,
         submit_attempts=F("submit_attempts") + 1,
@@ -212,6 +223,16 @@ def submit(generation_id: int) -> Next | None:
     return _accepted(generation, task)
 
 
+def _model_gone(generation: Generation) -> RivyaError | None:
+    """After a refusal, ask the model list again: was it the model that went away (retired,
+    or unavailable)? Then say so, rather than "change these settings"."""
+    catalog.forget_models()
+    model = catalog.find_model(generation.model)
+    if model is None or not model.available:
+        return RivyaError("model_unavailable", generation.model)
+    return None
+
+
 def _accepted(generation: Generation, task: RemoteTask) -> Next | None:
     delay = poll_delay(0)
     now = timezone.now()
@@ -228,7 +249,7 @@ def _accepted(generation: Generation, task: RemoteTask) -> Next | None:
 def _submit_refused(generation: Generation, exc: RivyaError) -> Next | None:
     logger.warning("Create for generation %s answered %s", generation.pk, exc.code)
     if exc.code == "validation_failed":
-        catalog.forget_models()  # a model may have gone; the form should learn it
+        exc = _model_gone(generation) or exc
     waiting = exc.code in WAITING_CODES
     attempts_left = generation.submit_attempts < settings.SUBMIT_MAX_ATTEMPTS
     if not exc.retryable or not (waiting or attempts_left):
@@ -300,12 +321,14 @@ def _still_running(generation: Generation, task: RemoteTask) -> Next | None:
 
 
 def _remote_failed(generation: Generation, task: RemoteTask) -> None:
-    policy = policy_for(task.error_code or "generation_failed")
+    code = task.error_code or "generation_failed"
+    # A task-level code we do not know is still a failed generation, not a refused request.
+    policy = policy_for(code if code in ERROR_POLICIES else "generation_failed")
     detail = task.error_message or "no reason given"
     fail(
         generation,
-        task.error_code or "generation_failed",
-        policy.member_message.format(code=task.error_code, message=detail),
+        code,
+        policy.member_message.format(code=code, message=detail),
         f"Task {task.id} failed: {task.error_code}: {detail}",
         charged=task.final_credits or None,
     )

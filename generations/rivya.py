@@ -1,13 +1,15 @@
 """The one client for the Rivya Public API v1 (see docs/rivya.md for every assumption).
 
-One ``httpx.Client`` per process, explicit timeouts on every call, typed results, and errors that
-say whether a retry can help. The API key is read from settings here and nowhere else; it is sent
-only in the ``Authorization`` header and never appears in an exception's text or a log line.
+One ``httpx.Client`` per process, explicit connect/read timeouts and a total deadline on every
+call, typed results, and errors that say whether a retry can help. The API key is read from
+settings here and nowhere else; it is sent only in the ``Authorization`` header and never appears
+in an exception's text or a log line.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import os
 import threading
@@ -21,10 +23,14 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 CREATE_OK = (200, 201, 202)  # the docs do not say which one a create answers; all mean created
+MAX_ANSWER_BYTES = 5 * 1024 * 1024  # an API answer is a few kB; anything near this is broken
 
 
 @dataclass(frozen=True)
 class ErrorPolicy:
+    """What an error code means for us. For a retryable code, ``member_message`` is what the
+    member reads once the retries are used up (while retrying, the card says it is waiting)."""
+
     retry: bool
     member_message: str
     admin_message: str
@@ -32,8 +38,10 @@ class ErrorPolicy:
 
 _ASK_ADMIN = "Please tell an admin; nothing was charged."
 _KEY_PROBLEM = "The Rivya API key is not accepted ({code}). Set a valid RIVYA_API_KEY."
-_BUSY = "Rivya is busy right now. We will keep trying; you do not need to submit again."
+_NOT_SET_UP = "The studio is not set up to reach Rivya. " + _ASK_ADMIN
+_GAVE_UP = " so we stopped trying. Its credits were returned; try again in a few minutes."
 
+# Every error code the docs list (and the few this client makes itself), in one table.
 ERROR_POLICIES: dict[str, ErrorPolicy] = {
     "validation_failed": ErrorPolicy(
         False,
@@ -51,9 +59,15 @@ ERROR_POLICIES: dict[str, ErrorPolicy] = {
         "This request clashed with an earlier one under the same id. Submit it again as new.",
         "Rivya reported idempotency_conflict: the same key was sent with a different body.",
     ),
-    "rate_limited": ErrorPolicy(True, _BUSY, "Rivya rate-limited us ({message})."),
+    "rate_limited": ErrorPolicy(
+        True,
+        "Rivya kept asking us to slow down," + _GAVE_UP,
+        "Rivya rate-limited us ({message}).",
+    ),
     "public_api_disabled": ErrorPolicy(
-        True, _BUSY, "Rivya's public API is switched off for now; we keep retrying."
+        True,
+        "Rivya's API stayed switched off," + _GAVE_UP,
+        "Rivya's public API is switched off for now (public_api_disabled); we keep retrying.",
     ),
     "not_found": ErrorPolicy(
         False,
@@ -66,18 +80,10 @@ ERROR_POLICIES: dict[str, ErrorPolicy] = {
         "different prompt.",
         "A task ended failed with generation_failed.",
     ),
-    "api_key_missing": ErrorPolicy(
-        False, "The studio is not set up to reach Rivya. " + _ASK_ADMIN, _KEY_PROBLEM
-    ),
-    "api_key_invalid": ErrorPolicy(
-        False, "The studio is not set up to reach Rivya. " + _ASK_ADMIN, _KEY_PROBLEM
-    ),
-    "api_key_revoked": ErrorPolicy(
-        False, "The studio is not set up to reach Rivya. " + _ASK_ADMIN, _KEY_PROBLEM
-    ),
-    "api_key_expired": ErrorPolicy(
-        False, "The studio is not set up to reach Rivya. " + _ASK_ADMIN, _KEY_PROBLEM
-    ),
+    "api_key_missing": ErrorPolicy(False, _NOT_SET_UP, _KEY_PROBLEM),
+    "api_key_invalid": ErrorPolicy(False, _NOT_SET_UP, _KEY_PROBLEM),
+    "api_key_revoked": ErrorPolicy(False, _NOT_SET_UP, _KEY_PROBLEM),
+    "api_key_expired": ErrorPolicy(False, _NOT_SET_UP, _KEY_PROBLEM),
     "api_scope_denied": ErrorPolicy(
         False,
         "The studio is not allowed to do this at Rivya. " + _ASK_ADMIN,
@@ -87,12 +93,28 @@ ERROR_POLICIES: dict[str, ErrorPolicy] = {
     "model_unavailable": ErrorPolicy(
         False,
         "This model is not available at Rivya any more. Pick another model and try again.",
-        "Rivya reports the model as unavailable; it is hidden from the form.",
+        "Rivya no longer offers {message} (unavailable or gone from GET /api/v1/models); the "
+        "form no longer offers it.",
     ),
-    "server_error": ErrorPolicy(True, _BUSY, "Rivya answered with a server error ({message})."),
-    "network_error": ErrorPolicy(True, _BUSY, "Could not reach Rivya ({message})."),
+    "server_error": ErrorPolicy(
+        True,
+        "Rivya kept answering with server errors," + _GAVE_UP,
+        "Rivya answered with a server error ({message}).",
+    ),
+    "timeout": ErrorPolicy(
+        True,
+        "Rivya kept taking too long to answer," + _GAVE_UP,
+        "Rivya did not answer in time ({message}).",
+    ),
+    "connection_error": ErrorPolicy(
+        True,
+        "We could not reach Rivya," + _GAVE_UP,
+        "Could not connect to Rivya ({message}). Check RIVYA_BASE_URL and the network.",
+    ),
     "protocol_error": ErrorPolicy(
-        True, _BUSY, "Rivya sent an answer we could not read ({message})."
+        True,
+        "Rivya sent answers we could not read," + _GAVE_UP,
+        "Rivya sent an answer we could not read ({message}).",
     ),
 }
 UNKNOWN_ERROR = ErrorPolicy(
@@ -107,7 +129,11 @@ def policy_for(code: str) -> ErrorPolicy:
 
 
 class RivyaError(Exception):
-    """An error from (or on the way to) Rivya. ``retryable`` says whether trying again can help."""
+    """An error from (or on the way to) Rivya. ``retryable`` says whether trying again can help.
+
+    ``code`` is what Rivya said (or ours, for failures before an answer); ``kind`` is the row of
+    :data:`ERROR_POLICIES` that speaks for it, which differs only for a code we do not know that
+    came with a 5xx (Rivya's trouble, so the ``server_error`` row)."""
 
     def __init__(
         self,
@@ -118,22 +144,28 @@ class RivyaError(Exception):
         retry_after: float | None = None,
         request_id: str = "",
         retryable: bool | None = None,
+        kind: str | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
+        self.kind = kind or code
         self.message = message
         self.status = status
         self.retry_after = retry_after
         self.request_id = request_id
-        self.retryable = policy_for(code).retry if retryable is None else retryable
+        self.retryable = policy_for(self.kind).retry if retryable is None else retryable
+
+    @property
+    def policy(self) -> ErrorPolicy:
+        return policy_for(self.kind)
 
     @property
     def member_message(self) -> str:
-        return policy_for(self.code).member_message.format(code=self.code, message=self.message)
+        return self.policy.member_message.format(code=self.code, message=self.message)
 
     @property
     def admin_message(self) -> str:
-        return policy_for(self.code).admin_message.format(code=self.code, message=self.message)
+        return self.policy.admin_message.format(code=self.code, message=self.message)
 
 
 @dataclass(frozen=True)
@@ -178,7 +210,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not '²', which int() and float() refuse
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -187,89 +219,137 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _require(data: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+def _protocol_error(what: str) -> RivyaError:
+    return RivyaError("protocol_error", what)
+
+
+def _require(data: dict[str, Any], key: str, kind: type) -> Any:
     value = data.get(key)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise RivyaError("protocol_error", f"the field {key!r} is missing or of the wrong type")
+        raise _protocol_error(f"the field {key!r} is missing or of the wrong type")
     return value
+
+
+def _optional_int(data: dict[str, Any], key: str) -> int:
+    value = data.get(key)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _protocol_error(f"the field {key!r} is not a whole number")
+    return value
+
+
+def _object_or_empty(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _protocol_error(f"the field {key!r} is not an object")
+    return value
+
+
+def _result_urls(result: dict[str, Any]) -> list[str]:
+    """Every result URL once, ``primary_url`` first."""
+    urls = [u for u in (result.get("urls") or []) if isinstance(u, str) and u]
+    primary = result.get("primary_url")
+    if isinstance(primary, str) and primary:
+        urls.insert(0, primary)
+    return list(dict.fromkeys(urls))
 
 
 def parse_task(data: Any) -> RemoteTask:
     """Read a task object: unknown fields are ignored, a missing required one is an error."""
     if not isinstance(data, dict):
-        raise RivyaError("protocol_error", "a task was not a JSON object")
-    result = data.get("result") or {}
-    error = data.get("error") or {}
-    urls = [u for u in (result.get("urls") or []) if isinstance(u, str)]
-    primary = result.get("primary_url")
-    if isinstance(primary, str) and primary:
-        urls = [primary, *(u for u in urls if u != primary)]
+        raise _protocol_error("a task was not a JSON object")
+    error = _object_or_empty(data, "error")
     return RemoteTask(
         id=_require(data, "id", str),
         status=_require(data, "status", str),
         model=str(data.get("model") or ""),
-        reserved_credits=int(data.get("reserved_credits") or 0),
-        final_credits=int(data.get("final_credits") or 0),
-        urls=urls,
-        error_code=str(error.get("code") or "") if isinstance(error, dict) else "",
-        error_message=str(error.get("message") or "") if isinstance(error, dict) else "",
+        reserved_credits=_optional_int(data, "reserved_credits"),
+        final_credits=_optional_int(data, "final_credits"),
+        urls=_result_urls(_object_or_empty(data, "result")),
+        error_code=str(error.get("code") or ""),
+        error_message=str(error.get("message") or ""),
     )
 
 
 def _parse_param(raw: Any) -> ModelParam | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("key"), str):
         return None
-    options = tuple(str(o) for o in raw.get("options") or ())
+    options = raw.get("options")
     return ModelParam(
         key=raw["key"],
         type=str(raw.get("type") or "text"),
         default=raw.get("default"),
-        options=options,
+        options=tuple(str(o) for o in options) if isinstance(options, list) else (),
     )
 
 
 def parse_model(data: Any) -> ModelInfo:
+    """Read one entry of the model list; ``available`` means the API can run it now."""
     if not isinstance(data, dict):
-        raise RivyaError("protocol_error", "a model was not a JSON object")
-    params = tuple(p for p in map(_parse_param, data.get("params") or ()) if p is not None)
+        raise _protocol_error("a model was not a JSON object")
+    model_id = _require(data, "id", str)
+    raw_params = data.get("params")
+    params = raw_params if isinstance(raw_params, list) else []
     max_len = data.get("max_prompt_length")
     return ModelInfo(
-        id=_require(data, "id", str),
-        display_name=str(data.get("display_name") or data["id"]),
-        base_credits=int(_require(data, "base_credits", int)),
+        id=model_id,
+        display_name=str(data.get("display_name") or model_id),
+        base_credits=_require(data, "base_credits", int),
         max_prompt_length=max_len if isinstance(max_len, int) else None,
         available=data.get("api_status") == "available"
         and data.get("runtime", "async_task") == "async_task",
-        params=params,
+        params=tuple(p for p in map(_parse_param, params) if p is not None),
     )
 
 
-def _error_from_response(response: httpx.Response) -> RivyaError:
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer, read whole within the call's deadline."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _error_fields(answer: Answer) -> tuple[str, str, str] | None:
+    """``(code, message, requestId)`` of the documented error envelope, or None."""
     try:
-        body = response.json()
-        error = body["error"]
-        code, message = str(error["code"]), str(error.get("message") or "")
+        error = answer.json()["error"]
         request_id = str(error.get("requestId") or "")
+        return str(error["code"]), str(error.get("message") or ""), request_id
     except (ValueError, KeyError, TypeError):
-        code = "server_error" if response.status_code >= 500 else "protocol_error"
+        return None
+
+
+def parse_error(answer: Answer) -> RivyaError:
+    """The error a non-success answer stands for. An unknown code is kept as Rivya sent it."""
+    retry_after = parse_retry_after(answer.headers.get("Retry-After"))
+    status = answer.status
+    fields = _error_fields(answer)
+    if fields is None:  # a proxy's HTML page, an empty body …
+        kind = "rate_limited" if status == 429 else "server_error" if status >= 500 else ""
         return RivyaError(
-            code,
-            f"HTTP {response.status_code} without a readable error body",
-            status=response.status_code,
+            kind or "protocol_error",
+            f"HTTP {status} with a body that is not a JSON error",
+            status=status,
             retry_after=retry_after,
-            retryable=response.status_code >= 500 or response.status_code == 429,
+            retryable=bool(kind),
         )
-    retryable = None
-    if code not in ERROR_POLICIES and response.status_code >= 500:
-        retryable = True  # an unknown code on a 5xx is still the server's trouble
+    code, message, request_id = fields
+    unknown_5xx = code not in ERROR_POLICIES and status >= 500
     return RivyaError(
         code,
         message,
-        status=response.status_code,
+        status=status,
         retry_after=retry_after,
         request_id=request_id,
-        retryable=retryable,
+        kind="server_error" if unknown_5xx else None,
     )
 
 
@@ -281,14 +361,22 @@ class RivyaClient:
         *,
         connect_timeout: float = 5.0,
         read_timeout: float = 20.0,
+        total_timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self.total_timeout = total_timeout
+        # Each network step is bounded by its own timeout, and never by more than the total.
+        timeout = httpx.Timeout(
+            min(read_timeout, total_timeout), connect=min(connect_timeout, total_timeout)
+        )
+        headers = {"Accept": "application/json"}
+        if api_key:  # none set: Rivya answers api_key_missing, which names the fix
+            headers["Authorization"] = f"Bearer {api_key}"
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
-            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
+            headers=headers,
             transport=transport,
             follow_redirects=False,
         )
@@ -296,21 +384,32 @@ class RivyaClient:
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _request(self, method: str, path: str, **kwargs: Any) -> Answer:
+        """One call, answered whole within ``total_timeout`` seconds (checked as the body
+        arrives, so a server that drips its answer is cut off), or a retryable RivyaError."""
+        deadline = time.monotonic() + self.total_timeout
         try:
-            return self._http.request(method, path, **kwargs)
+            with self._http.stream(method, path, **kwargs) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if time.monotonic() > deadline:
+                        raise RivyaError("timeout", f"no full answer within {self.total_timeout} s")
+                    if len(body) > MAX_ANSWER_BYTES:
+                        raise _protocol_error(f"the answer is over {MAX_ANSWER_BYTES} bytes")
+                return Answer(response.status_code, response.headers, bytes(body))
         except httpx.TimeoutException as exc:
-            raise RivyaError("network_error", f"timed out ({type(exc).__name__})") from None
+            raise RivyaError("timeout", type(exc).__name__) from None
         except httpx.HTTPError as exc:
-            raise RivyaError("network_error", type(exc).__name__) from None
+            raise RivyaError("connection_error", type(exc).__name__) from None
 
-    def _json(self, response: httpx.Response, ok: tuple[int, ...] = (200,)) -> Any:
-        if response.status_code not in ok:
-            raise _error_from_response(response)
+    def _json(self, answer: Answer, ok: tuple[int, ...] = (200,)) -> Any:
+        if answer.status not in ok:
+            raise parse_error(answer)
         try:
-            return response.json()
+            return answer.json()
         except ValueError:
-            raise RivyaError("protocol_error", "the answer was not JSON") from None
+            raise _protocol_error(f"HTTP {answer.status} with a body that is not JSON") from None
 
     def create_generation(
         self, *, model: str, prompt: str, params: dict[str, Any], idempotency_key: str
@@ -322,26 +421,33 @@ class RivyaClient:
             "params": params,
             "client_request_id": idempotency_key,
         }
-        response = self._request(
+        answer = self._request(
             "POST", "/api/v1/generations", json=body, headers={"Idempotency-Key": idempotency_key}
         )
-        return parse_task(self._json(response, CREATE_OK))
+        return parse_task(self._json(answer, CREATE_OK))
 
     def get_generation(self, task_id: str) -> RemoteTask:
-        response = self._request("GET", f"/api/v1/generations/{task_id}")
-        return parse_task(self._json(response))
+        return parse_task(self._json(self._request("GET", f"/api/v1/generations/{task_id}")))
 
     def get_credits(self) -> int:
         data = self._json(self._request("GET", "/api/v1/credits"))
         if not isinstance(data, dict):
-            raise RivyaError("protocol_error", "credits was not a JSON object")
+            raise _protocol_error("credits was not a JSON object")
         return int(_require(data, "current_credits", int))
 
     def list_models(self) -> list[ModelInfo]:
+        """Every model Rivya lists; an entry we cannot read is skipped (and logged), so one odd
+        model elsewhere in the catalog does not hide the ones we use."""
         data = self._json(self._request("GET", "/api/v1/models"))
         if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-            raise RivyaError("protocol_error", "the model list had no data array")
-        return [parse_model(item) for item in data["data"]]
+            raise _protocol_error("the model list had no data array")
+        models = []
+        for item in data["data"]:
+            try:
+                models.append(parse_model(item))
+            except RivyaError as exc:
+                logger.warning("Skipped a model Rivya listed: %s", exc.message)
+        return models
 
 
 _client: RivyaClient | None = None
@@ -359,6 +465,7 @@ def get_client() -> RivyaClient:
                 settings.RIVYA_API_KEY,
                 connect_timeout=settings.RIVYA_CONNECT_TIMEOUT,
                 read_timeout=settings.RIVYA_READ_TIMEOUT,
+                total_timeout=settings.RIVYA_TOTAL_TIMEOUT,
             )
             _client_pid = os.getpid()
         return _client

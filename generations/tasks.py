@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from generations import lifecycle
@@ -20,9 +21,9 @@ RETRY_FOR = (OperationalError, InterfaceError, DatabaseError)
 TASK_OPTIONS: dict[str, Any] = {
     "autoretry_for": RETRY_FOR,
     "retry_backoff": 2,
-    "retry_backoff_max": 60,
+    "retry_backoff_max": settings.TASK_RETRY_BACKOFF_MAX,
     "retry_jitter": True,
-    "max_retries": 5,
+    "max_retries": settings.TASK_MAX_RETRIES,
     "acks_late": True,
 }
 
@@ -44,7 +45,10 @@ def schedule(step: lifecycle.Next | None, generation_id: int) -> None:
     if step is None:
         return
     task = submit_generation if step.step == "submit" else poll_generation
-    task.apply_async((generation_id,), countdown=step.delay)
+    try:
+        task.apply_async((generation_id,), countdown=step.delay)
+    except Exception:  # the broker is down: the row's next check is saved; the reconciler has it
+        logger.warning("Could not schedule %s of generation %s", step.step, generation_id)
 
 
 def enqueue_submit(generation_id: int) -> None:
@@ -56,14 +60,20 @@ def enqueue_submit(generation_id: int) -> None:
         logger.warning("Could not enqueue generation %s; the reconciler will", generation_id)
 
 
-@shared_task(base=GenerationTask, **TASK_OPTIONS)
-def submit_generation(generation_id: int) -> None:
-    schedule(lifecycle.submit(generation_id), generation_id)
+def is_retry(task: Task) -> bool:  # type: ignore[type-arg]
+    """A rerun after a database error: the lease on the row was set by this task's first run,
+    so the rerun may take it back instead of waiting for it to run out."""
+    return bool(task.request.retries)
 
 
-@shared_task(base=GenerationTask, **TASK_OPTIONS)
-def poll_generation(generation_id: int, force: bool = False) -> None:
-    schedule(lifecycle.poll(generation_id, force=force), generation_id)
+@shared_task(base=GenerationTask, bind=True, **TASK_OPTIONS)
+def submit_generation(self: Task, generation_id: int) -> None:  # type: ignore[type-arg]
+    schedule(lifecycle.submit(generation_id, reclaim=is_retry(self)), generation_id)
+
+
+@shared_task(base=GenerationTask, bind=True, **TASK_OPTIONS)
+def poll_generation(self: Task, generation_id: int, force: bool = False) -> None:  # type: ignore[type-arg]
+    schedule(lifecycle.poll(generation_id, force=force or is_retry(self)), generation_id)
 
 
 @shared_task(base=GenerationTask, **TASK_OPTIONS)

@@ -46,6 +46,14 @@ def visible_generations() -> QuerySet[Generation]:
     return Generation.objects.filter(deleted_at__isnull=True).select_related("user")
 
 
+def row_id(text: str) -> int | None:
+    """A row id from a query string, or None: ASCII digits only ('²' is a digit to isdigit()
+    but not to int()), and short enough for a database integer."""
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
 def own_generation_or_404(request: MemberRequest, pk: int) -> Generation:
     """A generation the member may change: their own. Anyone else's answers 404."""
     return get_object_or_404(visible_generations(), pk=pk, user_id=request.user.pk)
@@ -69,28 +77,38 @@ def _history(request: MemberRequest) -> dict[str, object]:
     rows = visible_generations()
     if mine:
         rows = rows.filter(user_id=request.user.pk)
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        rows = rows.filter(pk__lt=int(before))
+    before = row_id(request.GET.get("before", ""))
+    if before is not None:
+        rows = rows.filter(pk__lt=before)
     page = list(rows.order_by("-pk")[: PAGE_SIZE + 1])
     return {
         "generations": page[:PAGE_SIZE],
         "next_before": page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None,
         "who": "mine" if mine else "everyone",
-        "deep": before.isdigit(),
+        "deep": before is not None,
     }
+
+
+def _chosen_cost(form: GenerateForm) -> int:
+    """What the model shown as chosen costs (the cheapest if none is): app.js keeps the button
+    and the credits warning in step when the member picks another."""
+    chosen = form.models.get(str(form["model"].value()))
+    if chosen is not None:
+        return chosen.base_credits
+    return min((m.base_credits for m in form.models.values()), default=0)
 
 
 def _form_context(form: GenerateForm) -> dict[str, object]:
     models = list(form.models.values())
-    cheapest = min((m.base_credits for m in models), default=0)
+    cost = _chosen_cost(form)
     balance = account_balance()
     return {
         "form": form,
         "models": models,
-        "unavailable_models": [m for m in catalog.imagen_models() if not m.available],
+        "unavailable_models": catalog.unoffered_models(),
         "balance": balance,
-        "balance_too_low": balance is not None and balance < cheapest,
+        "cost": cost,
+        "balance_too_low": balance is not None and balance < cost,
         "prompt_max": max((m.max_prompt_length or 0 for m in models), default=5000) or 5000,
     }
 
@@ -155,7 +173,7 @@ def _form_errors(request: MemberRequest, form: GenerateForm) -> HttpResponse:
 @require_GET
 def cards(request: MemberRequest) -> HttpResponse:
     """Every requested card in one response (out-of-band swaps), from one query."""
-    ids = [int(i) for i in request.GET.getlist("id")[:MAX_REFRESH_IDS] if i.isdigit()]
+    ids = [pk for i in request.GET.getlist("id")[:MAX_REFRESH_IDS] if (pk := row_id(i))]
     generations = list(visible_generations().filter(pk__in=ids).order_by("-pk"))
     return render(request, "generations/home.html#card-updates", {"generations": generations})
 

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -59,7 +59,9 @@ def receive(request: HttpRequest) -> HttpResponse:
         logger.warning("Refused a webhook: %s", exc)
         return JsonResponse({"error": "bad signature"}, status=400)
     try:
-        WebhookEvent.objects.create(event_id=headers["webhook-id"])
+        # A savepoint, so a replay inside an outer transaction does not spoil it.
+        with transaction.atomic():
+            WebhookEvent.objects.create(event_id=headers["webhook-id"])
     except IntegrityError:
         return JsonResponse({"status": "already seen"})
     task_id = task_id_of(payload)

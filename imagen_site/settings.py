@@ -253,7 +253,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
+# A task that hits database trouble is retried with jittered backoff, this many times at most.
+TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 5)
+TASK_RETRY_BACKOFF_MAX = env_int("TASK_RETRY_BACKOFF_MAX", 60)
 CELERY_TASK_IGNORE_RESULT = True
+# The queue tasks are sent to and workers read; tests and soak runs give each run its own.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {
@@ -269,6 +274,8 @@ RIVYA_API_KEY = env_str("RIVYA_API_KEY", "rvya_sk_local_simulator")
 RIVYA_MODEL = env_str("RIVYA_MODEL", "google-imagen4")
 RIVYA_CONNECT_TIMEOUT = env_float("RIVYA_CONNECT_TIMEOUT", 5.0)
 RIVYA_READ_TIMEOUT = env_float("RIVYA_READ_TIMEOUT", 20.0)
+# The most one API call may take from start to its last byte, whatever the steps took.
+RIVYA_TOTAL_TIMEOUT = env_float("RIVYA_TOTAL_TIMEOUT", 30.0)
 RIVYA_WEBHOOK_SECRET = env_str("RIVYA_WEBHOOK_SECRET", "")
 
 # Lifecycle budgets.

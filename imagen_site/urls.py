@@ -1,7 +1,14 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.static import serve
+
+
+def serve_media(request: HttpRequest, path: str) -> HttpResponse:
+    # MEDIA_ROOT is read per request, not frozen at import, so a changed setting is honoured.
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
@@ -12,5 +19,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
 if settings.SERVE_MEDIA:
     # Only on the embedded default; production serves media from its storage or proxy.
     urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+        re_path(r"^media/(?P<path>.*)$", serve_media),
     ]

@@ -125,9 +125,9 @@ def test_it_releases_the_reservation_when_rivya_fails_the_task(sim, alice):
 
 def test_it_ignores_a_step_another_worker_claimed(sim, alice):
     generation = new_generation(alice)
-    Generation.objects.filter(pk=generation.pk).update(status=Status.SENDING,
-                                                       next_check_at=timezone.now()
-                                                       + timedelta(seconds=60))
+    Generation.objects.filter(pk=generation.pk).update(
+        status=Status.SENDING, next_check_at=timezone.now() + timedelta(seconds=60)
+    )
     assert lifecycle.submit(generation.pk) is None
     assert sim.state.create_requests == 0
 

@@ -41,4 +41,71 @@
       updateCounter(event.target);
     }
   });
+
+  // The model select: the button shows the chosen model's cost, the credits warning follows
+  // it, and the aspect ratio moves to the model's default until the member picks one.
+  // Each option carries data-credits and data-ratio (generations/forms.py, ModelSelect).
+  function followModel(select) {
+    var option = select.options[select.selectedIndex];
+    var form = select.form;
+    if (!option || !form) return;
+    var credits = parseInt(option.getAttribute("data-credits"), 10);
+    var cost = form.querySelector("[data-cost]");
+    if (cost && !isNaN(credits)) cost.textContent = " · " + credits + " credits";
+    var warning = form.querySelector("[data-credits-warning]");
+    if (warning && !isNaN(credits)) {
+      warning.hidden = !(parseInt(warning.getAttribute("data-balance"), 10) < credits);
+      var shown = warning.querySelector("[data-warning-cost]");
+      if (shown) shown.textContent = credits;
+    }
+    var ratio = option.getAttribute("data-ratio");
+    if (ratio && !form.hasAttribute("data-ratio-picked")) {
+      var radio = form.querySelector('input[name="aspect_ratio"][value="' + ratio + '"]');
+      if (radio) radio.checked = true;
+    }
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!target.hasAttribute) return;
+    if (target.hasAttribute("data-model-select")) followModel(target);
+    if (target.name === "aspect_ratio" && target.form) {
+      target.form.setAttribute("data-ratio-picked", "");
+    }
+  });
+})();
+
+// Say so when a click got no answer: htmx leaves the page as it was on an error, which would
+// look as if nothing happened. The card refresh is left out; it simply tries again.
+(function () {
+  "use strict";
+
+  function banner() { return document.getElementById("request-error"); }
+
+  function show(event, text) {
+    var box = banner();
+    if (!box || (event.detail.elt && event.detail.elt.id === "card-refresh")) return;
+    box.textContent = text;
+    box.hidden = false;
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : "";
+    show(event, status === 404
+      ? "That image is gone or is not yours to change. Reload the page to see the latest."
+      : "The studio could not do that (error " + status + "). Reload the page and try again.");
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    show(event, "The studio could not be reached. Check your connection and try again.");
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var box = banner();
+    if (box && !(event.detail.elt && event.detail.elt.id === "card-refresh")) box.hidden = true;
+  });
+
+  // A plain form that asks first (the detail page's Delete); htmx forms use hx-confirm.
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
 })();
