@@ -29,8 +29,8 @@ CLOSED_PORT_URL = "http://127.0.0.1:9"
 # Tests publish to their own queue, on an in-memory broker unless CELERY_BROKER_URL names a real
 # one (the production tier), so nothing reaches a worker outside this test run.
 if not os.environ.get("CELERY_BROKER_URL"):
-    celery_app.conf.broker_url = "memory://"
-celery_app.conf.task_default_queue = f"test-{uuid.uuid4().hex[:8]}"
+    celery_app.conf.update(broker_url="memory://")
+celery_app.conf.update(task_default_queue=f"test-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture(autouse=True)

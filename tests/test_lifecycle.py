@@ -90,6 +90,8 @@ def test_it_leaves_out_empty_optional_params(sim, alice):
 def test_it_stores_the_image_and_thumbnail_before_it_says_done(sim, alice):
     generation = run_until_finished(new_generation(alice), sim)
     assert generation.status == Status.SUCCEEDED
+    assert generation.image.name
+    assert generation.thumbnail.name
     with default_storage.open(generation.image.name) as f:
         image = Image.open(io.BytesIO(f.read()))
         assert image.size == (generation.width, generation.height) == (1024, 1024)
@@ -154,6 +156,7 @@ def test_it_waits_as_long_as_retry_after_says(sim, alice):
     generation.refresh_from_db()
     assert generation.status == Status.QUEUED
     assert "wait" in generation.status_note
+    assert generation.next_check_at is not None
     assert generation.next_check_at >= before + timedelta(seconds=7)
     assert lifecycle.submit(generation.pk) is None  # too early: nothing is sent
     assert sim.state.create_requests == 1
