@@ -63,7 +63,15 @@ def _origin(url: str) -> tuple[str, str, int]:
         port = parts.port or default
     except ValueError:  # a port that is not a number, or out of range
         raise UnsafeResult("The result address has an invalid port.") from None
-    return parts.scheme, (parts.hostname or "").lower(), port
+    return parts.scheme, _ascii_host(parts.hostname or ""), port
+
+
+def _ascii_host(host: str) -> str:
+    """The host as it goes on the wire (IDNA for a name in another script), lower case."""
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise UnsafeResult("The result address has a host name that is not valid.") from None
 
 
 def _literal_address(host: str) -> str | None:
@@ -148,7 +156,7 @@ def _pinned_request(
 ) -> httpx.Request:
     """A request that connects to ``address`` while speaking to the URL's host (Host and SNI)."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    _, host, _ = _origin(url)
     netloc = f"[{address}]" if ":" in address else address
     if parts.port:
         netloc += f":{parts.port}"
@@ -252,7 +260,10 @@ def fetch_image(
     max_bytes = max_bytes or settings.RESULT_MAX_BYTES
     total = deadline_seconds or settings.RESULT_DEADLINE_SECONDS
     deadline = time.monotonic() + total
-    with httpx.Client(follow_redirects=False, trust_env=False) as client:
+    # No proxies from the environment (they would connect for us, to an address we never
+    # checked), and no kept-alive connection: each hop gets a connection made for its own name.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(follow_redirects=False, trust_env=False, limits=limits) as client:
         for _ in range(MAX_REDIRECTS + 1):
             address = check_url(
                 url, trusted_origin=trusted_origin, resolver=resolver, seconds=_left(deadline)
