@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -135,26 +136,29 @@ def fail(
 ) -> bool:
     """End an unfinished generation as failed and settle its credits (release, or the charge
     Rivya made when ``charged`` is given). Returns False if it had finished already."""
-    changed = Generation.objects.filter(pk=generation.pk, status__in=UNFINISHED).update(
-        status=Status.FAILED,
-        error_code=code,
-        error_message=member_message,
-        admin_message=admin_message,
-        status_note="",
-        finished_at=timezone.now(),
-        next_check_at=None,
-        credits_final=charged or 0,
-    )
-    if not changed:
-        return False
-    if code in ADMIN_CODES:
-        logger.error("Generation %s needs an admin: %s", generation.pk, admin_message)
-    else:
-        logger.info("Generation %s failed: %s", generation.pk, code)
-    if charged:
-        credits.charge(generation, charged)
-    else:
-        credits.release(generation)
+    # The state change and its settlement commit together: a crash between them would leave
+    # a finished row whose credits were never settled.
+    with transaction.atomic():
+        changed = Generation.objects.filter(pk=generation.pk, status__in=UNFINISHED).update(
+            status=Status.FAILED,
+            error_code=code,
+            error_message=member_message,
+            admin_message=admin_message,
+            status_note="",
+            finished_at=timezone.now(),
+            next_check_at=None,
+            credits_final=charged or 0,
+        )
+        if not changed:
+            return False
+        if code in ADMIN_CODES:
+            logger.error("Generation %s needs an admin: %s", generation.pk, admin_message)
+        else:
+            logger.info("Generation %s failed: %s", generation.pk, code)
+        if charged:
+            credits.charge(generation, charged)
+        else:
+            credits.release(generation)
     return True
 
 
@@ -274,9 +278,10 @@ def _submit_refused(generation: Generation, exc: RivyaError) -> Next | None:
 # -- Polling ---------------------------------------------------------------------------------
 
 
-def poll(generation_id: int, *, force: bool = False) -> Next | None:
+def poll(generation_id: int, *, force: bool = False, reclaim: bool = False) -> Next | None:
     """One GET of the remote task, then the next step. ``force`` (a webhook arrived) checks now
-    even if the next check is not yet due."""
+    even if the next check is not yet due; ``reclaim`` (a task retried after a database error)
+    also takes back the lease of a result being stored."""
     generation = Generation.objects.filter(pk=generation_id).first()
     if generation is None or not generation.remote_task_id:
         return None
@@ -285,8 +290,10 @@ def poll(generation_id: int, *, force: bool = False) -> Next | None:
         return None
     now = timezone.now()
     due = generation.next_check_at is None or generation.next_check_at <= now + SLACK
-    if not (due or force):
+    if not (due or force or reclaim):
         return None  # a check is already scheduled; this message is a duplicate
+    if generation.status == Status.DOWNLOADING and not (due or reclaim):
+        return None  # a worker holds the lease and is storing the result; a webhook adds nothing
     lease_until = now + LEASE
     claimed = Generation.objects.filter(
         pk=generation.pk, status=generation.status, next_check_at=generation.next_check_at
@@ -374,32 +381,38 @@ def store_result(
         return None
     if not task.urls:
         return _download_failed(generation, task, UnsafeResult("Rivya sent no image address."))
+    # One deadline for all of a result's images, so storing them stays within a task's limits.
+    deadline = time.monotonic() + settings.RESULT_DEADLINE_SECONDS
     try:
-        images = [fetch_image(url) for url in task.urls]
+        images = [
+            fetch_image(url, deadline_seconds=max(1.0, deadline - time.monotonic()))
+            for url in task.urls
+        ]
     except UnsafeResult as exc:
         return _download_failed(generation, task, exc)
     first = _save_images(generation, images)
     thumbnail = _save_thumbnail(generation, images[0])
-    done = Generation.objects.filter(
-        pk=generation.pk, status=Status.DOWNLOADING, next_check_at=lease_until
-    ).update(
-        status=Status.SUCCEEDED,
-        image=first,
-        thumbnail=thumbnail,
-        width=images[0].width,
-        height=images[0].height,
-        credits_final=task.final_credits,
-        status_note="",
-        error_code="",
-        error_message="",
-        finished_at=timezone.now(),
-        next_check_at=None,
-    )
-    if done:
-        if late:
-            credits.convert_release_to_charge(generation, task.final_credits)
-        else:
-            credits.charge(generation, task.final_credits)
+    with transaction.atomic():  # succeeded and charged commit together
+        done = Generation.objects.filter(
+            pk=generation.pk, status=Status.DOWNLOADING, next_check_at=lease_until
+        ).update(
+            status=Status.SUCCEEDED,
+            image=first,
+            thumbnail=thumbnail,
+            width=images[0].width,
+            height=images[0].height,
+            credits_final=task.final_credits,
+            status_note="",
+            error_code="",
+            error_message="",
+            finished_at=timezone.now(),
+            next_check_at=None,
+        )
+        if done:
+            if late:
+                credits.convert_release_to_charge(generation, task.final_credits)
+            else:
+                credits.charge(generation, task.final_credits)
     return None
 
 
