@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
@@ -21,3 +21,10 @@ def elapsed(start: datetime | None, end: datetime | None = None) -> str:
         return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+@register.filter
+def durationminutes(value: timedelta) -> str:
+    """A cool-off period in words: "15 minutes", "1 minute"."""
+    minutes = max(1, round(value.total_seconds() / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
