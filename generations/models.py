@@ -85,6 +85,9 @@ class Generation(models.Model):
                 name="generation_unfinished_due",
                 condition=Q(status__in=UNFINISHED),
             ),
+            # The usage page counts a period's outcomes and the last day's failures by these.
+            models.Index(fields=["created_at"], name="generation_created"),
+            models.Index(fields=["finished_at"], name="generation_finished"),
         ]
 
     def __str__(self) -> str:

@@ -73,7 +73,7 @@ def submit_generation(self: Task, generation_id: int) -> None:  # type: ignore[t
 
 @shared_task(base=GenerationTask, bind=True, **TASK_OPTIONS)
 def poll_generation(self: Task, generation_id: int, force: bool = False) -> None:  # type: ignore[type-arg]
-    schedule(lifecycle.poll(generation_id, force=force or is_retry(self)), generation_id)
+    schedule(lifecycle.poll(generation_id, force=force, reclaim=is_retry(self)), generation_id)
 
 
 @shared_task(base=GenerationTask, **TASK_OPTIONS)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.http import QueryDict
 from django.utils import timezone
@@ -83,29 +83,57 @@ def _outcomes(period: Period) -> dict[str, dict[str, int]]:
     }
 
 
+def _in_flight(period: Period) -> int:
+    """Credits reserved in the period and not settled yet. A settlement is written after its
+    reservation, so only settlements from the period's start on need looking at (an index
+    range, instead of every settlement ever made)."""
+    start, _ = period.bounds
+    settled = LedgerEntry.objects.filter(
+        generation_id=OuterRef("generation_id"),
+        phase=LedgerEntry.Phase.SETTLEMENT,
+        created_at__gte=start,
+    )
+    open_reservations = (
+        _ledger(period).filter(phase=LedgerEntry.Phase.RESERVATION).exclude(Exists(settled))
+    )
+    return int(open_reservations.aggregate(total=Coalesce(Sum("credits"), 0))["total"])
+
+
+SUMS = ("reserved", "charged", "released")
+
+
+def _ledger_cells(period: Period) -> list[dict[str, Any]]:
+    """The period's credits per (day, member): one pass over the ledger serves both tables."""
+    cells = (
+        _ledger(period)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "user__username")
+        .annotate(reserved=_total("reserve"), charged=_total("charge"), released=_total("release"))
+        .order_by()
+    )
+    return [dict(cell) for cell in cells]
+
+
+def _roll_up(cells: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    rows: dict[Any, dict[str, Any]] = {}
+    for cell in cells:
+        row = rows.setdefault(cell[key], {key: cell[key], **dict.fromkeys(SUMS, 0)})
+        for name in SUMS:
+            row[name] += int(cell[name])
+    return [rows[k] for k in sorted(rows)]
+
+
 def report(period: Period) -> dict[str, Any]:
-    ledger = _ledger(period)
+    cells = _ledger_cells(period)
     outcomes = _outcomes(period)
     by_member: list[dict[str, Any]] = [
         {**row, **outcomes.get(str(row["user__username"]), {"succeeded": 0, "failed": 0})}
-        for row in ledger.values("user__username")
-        .annotate(reserved=_total("reserve"), charged=_total("charge"), released=_total("release"))
-        .order_by("user__username")
+        for row in _roll_up(cells, "user__username")
     ]
-    by_day: list[dict[str, Any]] = [
-        dict(row)
-        for row in ledger.annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(reserved=_total("reserve"), charged=_total("charge"), released=_total("release"))
-        .order_by("day")
-    ]
-    totals: dict[str, Any] = ledger.aggregate(
-        reserved=_total("reserve"), charged=_total("charge"), released=_total("release")
-    )
-    open_reservations = ledger.filter(phase=LedgerEntry.Phase.RESERVATION).exclude(
-        generation__ledger__phase=LedgerEntry.Phase.SETTLEMENT
-    )
-    totals["in_flight"] = open_reservations.aggregate(total=Coalesce(Sum("credits"), 0))["total"]
+    by_day = _roll_up(cells, "day")
+    # The period's totals are the sum of its days: no further pass over the ledger.
+    totals: dict[str, Any] = {name: sum(day[name] for day in by_day) for name in SUMS}
+    totals["in_flight"] = _in_flight(period)
     return {
         "by_member": by_member,
         "by_day": by_day,

@@ -1,0 +1,44 @@
+"""The model select in a real browser: static/js/app.js keeps the button's cost, the credits
+warning and the default aspect ratio in step with the chosen model."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import new_page  # noqa: F401 - the fixture, shared
+
+pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture
+def form(sim, live_server, alice, new_page):  # noqa: F811
+    sim.state.set_credits(10)  # enough for Imagen 4 (8), not for Imagen 4 Ultra (12)
+    page = new_page(alice)
+    page.goto(f"{live_server.url}/")
+    return page
+
+
+def test_it_shows_the_chosen_models_cost_on_the_button(form):
+    button = form.locator("#generate-form button[type=submit]")
+    expect(button).to_have_text("Generate · 8 credits")
+    form.select_option("[data-model-select]", "google-imagen4-fast")
+    expect(button).to_have_text("Generate · 4 credits")
+
+
+def test_it_moves_the_ratio_to_the_models_default_until_the_member_picks_one(form):
+    form.select_option("[data-model-select]", "google-imagen4-fast")
+    expect(form.locator("input[name=aspect_ratio][value='16:9']")).to_be_checked()
+    form.locator("input[name=aspect_ratio][value='3:4']").check(force=True)
+    form.select_option("[data-model-select]", "google-imagen4-ultra")
+    expect(form.locator("input[name=aspect_ratio][value='3:4']")).to_be_checked()
+
+
+def test_it_warns_when_the_chosen_model_costs_more_than_the_balance(form):
+    warning = form.locator("[data-credits-warning]")
+    expect(warning).to_be_hidden()
+    form.select_option("[data-model-select]", "google-imagen4-ultra")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("has 10 credits left, less than this model costs (12)")
+    form.select_option("[data-model-select]", "google-imagen4")
+    expect(warning).to_be_hidden()
