@@ -1,0 +1,220 @@
+"""The studio in a real browser: the whole path (live server, Celery worker, simulator) is real."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from generations.models import Generation, Status
+from tests.browser.conftest import screenshot
+from tests.conftest import finished, wait_for
+from tests.rows import generation
+
+pytestmark = [pytest.mark.browser]
+
+IMAGE_LOADED = """(selector) => {
+  const img = document.querySelector(selector);
+  return img !== null && img.complete && img.naturalWidth > 0;
+}"""
+
+
+def card_requests(page) -> list[str]:
+    """The card refresh requests the page sends from now on."""
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if "/generations/cards/" in r.url else None)
+    return seen
+
+
+def wait_until(page, predicate, timeout: float = 5.0) -> None:
+    """Wait for ``predicate()`` while letting Playwright deliver its events (a plain sleep
+    would not: the sync API only dispatches them inside its own calls)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"gave up after {timeout} s"
+        page.wait_for_timeout(50)
+
+
+def set_visibility(page, state: str) -> None:
+    page.evaluate(
+        """(state) => {
+          const define = (name, value) =>
+            Object.defineProperty(document, name, {configurable: true, get: () => value});
+          define("visibilityState", state);
+          define("hidden", state === "hidden");
+          document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        state,
+    )
+
+
+@pytest.fixture
+def alices_image(sim, celery_worker, alice, form_data) -> Generation:
+    """An image alice made through the real path (form, worker, simulator, download)."""
+    client = Client()
+    client.force_login(alice)
+    client.post("/generations/", form_data(prompt="A lighthouse at dawn, watercolour"))
+    done: Generation = wait_for(lambda: finished(Generation.objects.get().pk), timeout=20)
+    assert done.status == Status.SUCCEEDED, done.error_message
+    return done
+
+
+def test_it_signs_in_and_shows_the_card_at_once_then_the_image(
+    sim, celery_worker, live_server, alice, new_page
+):
+    page = new_page()
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    screenshot(page, "login")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "alice-password-42")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page.locator("#history-list .empty")).to_be_visible()
+    screenshot(page, "studio-empty")
+    page.evaluate("window.marker = 1")
+
+    page.fill("#id_prompt", "A red kite over green hills")
+    page.get_by_role("button", name=re.compile("Generate")).click()
+    card = page.locator("#history-list article.card").first
+    expect(card).to_contain_text("A red kite over green hills")
+    expect(card.locator(".visual img")).to_be_visible(timeout=20_000)
+    page.wait_for_function(IMAGE_LOADED, arg="#history-list article.card .visual img")
+
+    assert page.evaluate("window.marker") == 1  # the page never navigated
+    expect(card).to_contain_text("Done")
+    expect(page.locator("#id_prompt")).to_have_value("A red kite over green hills")
+    screenshot(page, "studio-done")
+
+
+def test_it_shows_alices_image_to_bob_in_the_team_history(alices_image, live_server, bob, new_page):
+    page = new_page(bob)
+    page.goto(f"{live_server.url}/")
+    card = page.locator(f"#gen-{alices_image.pk}")
+    expect(card).to_contain_text("A lighthouse at dawn")
+    expect(card.locator(".byline")).to_contain_text("alice")
+    page.wait_for_function(IMAGE_LOADED, arg=f"#gen-{alices_image.pk} .visual img")
+    expect(card.get_by_role("button", name="Delete")).to_have_count(0)
+
+    card.get_by_role("link", name="Details").click()
+    expect(page).to_have_url(f"{live_server.url}/generations/{alices_image.pk}/")
+    page.wait_for_function(IMAGE_LOADED, arg="img.full")
+    screenshot(page, "detail")
+
+
+def test_it_shows_alices_charge_to_charlie_on_the_usage_page(
+    alices_image, live_server, charlie, new_page
+):
+    page = new_page(charlie)
+    page.goto(f"{live_server.url}/")
+    page.get_by_role("link", name="Credit usage").click()
+    expect(page.get_by_role("heading", name="Credit usage")).to_be_visible()
+    alice_row = page.locator("table").first.locator("tr", has_text="alice")
+    expect(alice_row.locator("td").nth(1)).to_have_text(str(alices_image.credits_final))
+    expect(page.locator(".balance")).to_contain_text("credits")
+    screenshot(page, "usage")
+
+
+def test_it_sends_no_refresh_when_nothing_is_pending(alice, live_server, new_page):
+    generation(alice, prompt="Finished long ago")
+    page = new_page(alice)
+    seen = card_requests(page)
+    page.goto(f"{live_server.url}/")
+    page.wait_for_timeout(2500)  # more than two refresh periods
+    assert seen == []
+
+
+def test_it_refreshes_a_pending_card_with_one_request_for_all(alice, bob, live_server, new_page):
+    rows = [generation(alice, Status.QUEUED), generation(bob, Status.PROCESSING)]
+    page = new_page(alice)
+    seen = card_requests(page)
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("[data-pending]")).to_have_count(2)
+    screenshot(page, "studio-pending")
+    wait_until(page, lambda: len(seen) >= 2)
+    expected = sorted(str(r.pk) for r in rows)
+    assert [sorted(re.findall(r"id=(\d+)", url)) for url in seen] == [expected] * len(seen)
+
+
+def test_it_pauses_refreshing_while_the_tab_is_hidden(alice, live_server, new_page):
+    generation(alice, Status.QUEUED)
+    page = new_page(alice)
+    seen = card_requests(page)
+    page.goto(f"{live_server.url}/")
+    wait_until(page, lambda: seen)
+
+    set_visibility(page, "hidden")
+    page.wait_for_timeout(300)  # let a request already on its way finish
+    seen.clear()
+    page.wait_for_timeout(2500)
+    assert seen == []
+
+    set_visibility(page, "visible")
+    wait_until(page, lambda: seen, timeout=2)
+
+
+def test_it_deletes_my_card_in_place_after_asking(alice, live_server, new_page):
+    row = generation(alice, prompt="Not my best")
+    page = new_page(alice)
+    page.goto(f"{live_server.url}/")
+    page.evaluate("window.marker = 1")
+    questions: list[str] = []
+
+    def answer_yes(dialog) -> None:
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer_yes)
+    page.locator(f"#gen-{row.pk}").get_by_role("button", name="Delete").click()
+    expect(page.locator(f"#gen-{row.pk}")).to_have_count(0)
+    assert questions == ["Delete this image for everyone? This cannot be undone."]
+    assert page.evaluate("window.marker") == 1
+    wait_for(lambda: Generation.objects.get(pk=row.pk).deleted_at, timeout=2)
+    expect(page.locator("#history-list .empty")).to_be_visible()
+
+
+def test_it_says_so_when_a_click_gets_an_error(alice, live_server, new_page):
+    row = generation(alice, prompt="Deleted in another tab")
+    page = new_page(alice)
+    page.goto(f"{live_server.url}/")
+    Generation.objects.filter(pk=row.pk).update(deleted_at=timezone.now())
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator(f"#gen-{row.pk}").get_by_role("button", name="Delete").click()
+    expect(page.locator("#request-error")).to_contain_text("That image is gone")
+    expect(page.locator("#request-error")).to_be_visible()
+
+
+def test_it_works_without_javascript(sim, alice, live_server, new_page):
+    page = new_page(alice, javascript=False)
+    page.goto(f"{live_server.url}/")
+    page.fill("#id_prompt", "A barn owl at dusk")
+    page.get_by_role("button", name=re.compile("Generate")).click()
+    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page.locator(".messages")).to_contain_text("Your image is on its way.")
+    card = page.locator("#history-list article.card").first
+    expect(card).to_contain_text("A barn owl at dusk")
+    expect(card.get_by_role("link", name="Check again")).to_be_visible()
+    assert Generation.objects.get().prompt == "A barn owl at dusk"
+
+
+def test_it_keeps_the_content_security_policy(sim, celery_worker, alice, live_server, new_page):
+    page = new_page(alice)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.add_init_script(
+        """document.addEventListener("securitypolicyviolation",
+             (e) => console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI));"""
+    )
+    page.goto(f"{live_server.url}/")
+    page.fill("#id_prompt", "A quiet harbour [sim:fail]")
+    page.get_by_role("button", name=re.compile("Generate")).click()
+    failed = page.locator("#history-list article.card.status-failed")
+    expect(failed).to_be_visible(timeout=20_000)
+    screenshot(page, "studio-failed")
+    assert [p for p in problems if "Content Security Policy" in p or "CSP" in p] == []
+    assert problems == []

@@ -1,0 +1,55 @@
+"""Rows for view tests: generations in a given state, made directly (no API involved)."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from PIL import Image
+
+from generations.models import Generation, LedgerEntry, Status
+
+
+def png_bytes(width: int = 64, height: int = 64) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (40, 90, 160)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def generation(user: User, status: str = Status.SUCCEEDED, **fields: Any) -> Generation:
+    """A generation of ``user`` in ``status``; a succeeded one has a real stored image."""
+    fields.setdefault("prompt", f"A test image by {user.username}")
+    fields.setdefault("credits_reserved", 8)
+    if status in (Status.SUCCEEDED, Status.FAILED):
+        fields.setdefault("finished_at", timezone.now())
+    if status == Status.FAILED:
+        fields.setdefault("error_code", "generation_failed")
+        fields.setdefault("error_message", "Rivya could not make this image. Try another prompt.")
+    created_at = fields.pop("created_at", None)
+    row = Generation.objects.create(user=user, form_token=uuid.uuid4(), status=status, **fields)
+    if created_at is not None:  # auto_now_add ignores a value given to create()
+        Generation.objects.filter(pk=row.pk).update(created_at=created_at)
+        row.created_at = created_at
+    if status == Status.SUCCEEDED:
+        row.image.save(f"{row.uuid}.png", ContentFile(png_bytes(128, 128)), save=False)
+        row.thumbnail.save(f"{row.uuid}-thumb.png", ContentFile(png_bytes()), save=False)
+        row.width = row.height = 128
+        row.credits_final = row.credits_reserved
+        row.save()
+        row.images.create(position=0, image=row.image.name, width=128, height=128)
+    return row
+
+
+def ledger(row: Generation, kind: str, credits: int, when: Any = None) -> LedgerEntry:
+    """One ledger entry for ``row``, dated ``when`` (default: now)."""
+    phase = LedgerEntry.Phase.RESERVATION if kind == "reserve" else LedgerEntry.Phase.SETTLEMENT
+    entry = LedgerEntry.objects.create(
+        generation=row, user_id=row.user_id, phase=phase, kind=kind, credits=credits
+    )
+    if when is not None:
+        LedgerEntry.objects.filter(pk=entry.pk).update(created_at=when)
+    return entry

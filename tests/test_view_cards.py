@@ -1,0 +1,91 @@
+"""The refresh endpoint: one request answers every pending card of a page as out-of-band swaps."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.utils import timezone
+
+from generations.models import Status
+from tests.rows import generation
+
+pytestmark = pytest.mark.django_db
+
+
+def card_ids(body: str) -> list[int]:
+    return [int(i) for i in re.findall(r'<article id="gen-(\d+)"[^>]*hx-swap-oob="true"', body)]
+
+
+def query(*ids: object) -> str:
+    return "/generations/cards/?" + "&".join(f"id={i}" for i in ids)
+
+
+def test_it_requires_sign_in(client, alice):
+    row = generation(alice, Status.PROCESSING)
+    response = client.get(query(row.pk))
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/login/")
+
+
+def test_it_returns_each_requested_card_out_of_band(alice, alice_client):
+    pending = generation(alice, Status.PROCESSING, prompt="still cooking")
+    done = generation(alice, prompt="all done")
+    body = alice_client.get(query(pending.pk, done.pk)).content.decode()
+    assert sorted(card_ids(body)) == sorted([pending.pk, done.pk])
+    assert f'data-pending="{pending.pk}"' in body
+    assert f'data-pending="{done.pk}"' not in body  # a finished card stops the polling
+    assert "<img" in body
+
+
+def test_it_says_what_went_wrong_on_a_failed_card(alice, alice_client):
+    row = generation(alice, Status.FAILED, error_message="The prompt was refused. Reword it.")
+    body = alice_client.get(query(row.pk)).content.decode()
+    assert "Failed" in body
+    assert "The prompt was refused. Reword it." in body
+
+
+def test_it_ignores_unknown_deleted_and_malformed_ids(alice, alice_client):
+    kept = generation(alice, Status.QUEUED)
+    deleted = generation(alice, prompt="gone", deleted_at=timezone.now())
+    response = alice_client.get(query(kept.pk, deleted.pk, 999999, "abc", "-3"))
+    assert response.status_code == 200
+    assert card_ids(response.content.decode()) == [kept.pk]
+
+
+def test_it_answers_no_ids_with_nothing(alice_client):
+    response = alice_client.get("/generations/cards/")
+    assert response.status_code == 200
+    assert response.content.decode().strip() == ""
+
+
+def test_it_shows_another_members_card_without_a_delete_button(alice, bob, alice_client):
+    bobs = generation(bob, prompt="bob's finished one")
+    alices = generation(alice, prompt="alice's finished one")
+    body = alice_client.get(query(bobs.pk)).content.decode()
+    assert card_ids(body) == [bobs.pk]
+    assert f"/generations/{bobs.pk}/delete/" not in body
+    own = alice_client.get(query(alices.pk)).content.decode()
+    assert f"/generations/{alices.pk}/delete/" in own
+
+
+def test_it_offers_no_delete_button_on_an_unfinished_card(alice, alice_client):
+    row = generation(alice, Status.PROCESSING)
+    body = alice_client.get(query(row.pk)).content.decode()
+    assert f"/generations/{row.pk}/delete/" not in body
+
+
+@pytest.mark.parametrize("count", [1, 10, 50])
+def test_it_uses_the_same_few_queries_however_many_cards(
+    alice, bob, alice_client, django_assert_num_queries, count
+):
+    rows = [generation((alice, bob)[i % 2], Status.PROCESSING) for i in range(count)]
+    alice_client.get("/")  # the session is warm, as on a real page
+    # The session, the member, and the generations with their members: one query each.
+    with django_assert_num_queries(3):
+        response = alice_client.get(query(*(r.pk for r in rows)))
+    assert len(card_ids(response.content.decode())) == count
+
+
+def test_it_refuses_post(alice_client):
+    assert alice_client.post("/generations/cards/").status_code == 405
