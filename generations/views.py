@@ -59,10 +59,13 @@ def own_generation_or_404(request: MemberRequest, pk: int) -> Generation:
     return get_object_or_404(visible_generations(), pk=pk, user_id=request.user.pk)
 
 
-def account_balance() -> int | None:
-    """The Rivya account's credits, cached briefly; None when Rivya cannot tell us."""
+def account_balance(*, fetch: bool = True) -> int | None:
+    """The Rivya account's credits, cached briefly; None when Rivya cannot tell us, or when
+    ``fetch`` is False and nothing is cached (a submit never waits on Rivya for it)."""
     cached: dict[str, int | None] | None = cache.get(BALANCE_CACHE_KEY)
     if cached is None:
+        if not fetch:
+            return None
         try:
             cached = {"credits": get_client().get_credits()}
         except RivyaError as exc:
@@ -98,10 +101,10 @@ def _chosen_cost(form: GenerateForm) -> int:
     return min((m.base_credits for m in form.models.values()), default=0)
 
 
-def _form_context(form: GenerateForm) -> dict[str, object]:
+def _form_context(form: GenerateForm, *, fetch_balance: bool = True) -> dict[str, object]:
     models = list(form.models.values())
     cost = _chosen_cost(form)
-    balance = account_balance()
+    balance = account_balance(fetch=fetch_balance)
     return {
         "form": form,
         "models": models,
@@ -157,7 +160,9 @@ def create(request: MemberRequest) -> HttpResponse:
         messages.success(request, "Your image is on its way.")
         return redirect("home")
     kept = {k: str(v) for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
-    context = {**_form_context(_new_form(kept)), "generation": generation, "oob_form": True}
+    # The fresh form after a submit uses the balance only if cached: no remote call in a POST.
+    form_context = _form_context(_new_form(kept), fetch_balance=False)
+    context = {**form_context, "generation": generation, "oob_form": True}
     return render(request, "generations/home.html#created", context)
 
 

@@ -42,6 +42,13 @@ def test_it_makes_no_remote_call_in_the_request(alice_client, form_data, enqueue
     create.assert_not_called()
 
 
+def test_it_does_not_ask_for_the_balance_when_it_is_not_cached(alice_client, form_data, enqueued):
+    with mock.patch("generations.rivya.RivyaClient.get_credits") as get_credits:
+        response = alice_client.post("/generations/", form_data(), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    get_credits.assert_not_called()
+
+
 def test_it_returns_the_card_and_a_fresh_form_to_htmx(alice_client, form_data, enqueued):
     data = form_data(prompt="Red kite over hills")
     response = alice_client.post("/generations/", data, headers={"HX-Request": "true"})

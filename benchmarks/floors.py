@@ -1,0 +1,196 @@
+"""The issue's floors, and the table that puts each figure beside its floor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+GROWTH_TOLERANCE_MB = 10.0  # "no growth": within the noise of the allocator, not a trend
+MIN_CALLS_PER_CONNECTION = 10.0  # "connections reused, not one per call"
+
+Row = tuple[str, str, str, str, str, str]
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**MISSED**"
+
+
+def _ms(value: Any) -> str:
+    return "never" if value is None else f"{value:.1f} ms"
+
+
+def _browser(r: dict[str, Any], b: str) -> list[Row]:
+    poll_floor = (r["poll_interval_in_force_s"] + 1) * 1000
+    rows = []
+    for mode, floor in (("polling", poll_floor), ("webhooks", 1500.0)):
+        s = r[f"time_to_visible_{mode}"]
+        ok = s["p95_ms"] is not None and s["p95_ms"] <= floor and not s["never_visible"]
+        rows.append(
+            (
+                "1 time to visible",
+                b,
+                f"{mode}, {s['n']} jobs",
+                f"p50 {_ms(s['p50_ms'])}, p95 {_ms(s['p95_ms'])}",
+                f"p95 ≤ {floor:.0f} ms",
+                _met(ok),
+            )
+        )
+    c = r["browser_cost"]
+    rows.append(
+        (
+            "8 browser cost",
+            b,
+            "refresh requests/min: 5 pending / none / 5 pending, tab hidden",
+            f"{c['per_min_5_pending_visible']} / {c['per_min_none_pending']} / "
+            f"{c['per_min_5_pending_hidden']}",
+            "0 when none pending or hidden",
+            _met(c["per_min_none_pending"] == 0 and c["per_min_5_pending_hidden"] == 0),
+        )
+    )
+    return rows
+
+
+def _cards(r: dict[str, Any], b: str) -> list[Row]:
+    rows = []
+    counts = {r[f"pending_{n}"]["queries"] for n in (1, 10, 50)}
+    for n in (1, 10, 50):
+        s = r[f"pending_{n}"]
+        ok = len(counts) == 1 and s["queries"] <= 3 and (b != "SQLite" or s["p95_ms"] <= 25)
+        rows.append(
+            (
+                "2 card refresh",
+                b,
+                f"{n} pending, {s['queries']} queries",
+                f"p50 {_ms(s['p50_ms'])}, p95 {_ms(s['p95_ms'])}",
+                "≤ 3 queries, same for all; p95 ≤ 25 ms (SQLite)",
+                _met(ok),
+            )
+        )
+    return rows
+
+
+def _history(r: dict[str, Any], b: str) -> list[Row]:
+    names = ("first_page", "deep_page", "mine_first_page", "mine_deep_page")
+    counts = {r[n]["queries"] for n in names}
+    return [
+        (
+            "3 history",
+            b,
+            f"{r['rows']:,} rows, {n.replace('_', ' ')}, {r[n]['queries']} queries",
+            f"p50 {_ms(r[n]['p50_ms'])}, p95 {_ms(r[n]['p95_ms'])}",
+            "p95 ≤ 150 ms, constant queries",
+            _met(len(counts) == 1 and r[n]["p95_ms"] <= 150),
+        )
+        for n in names
+    ]
+
+
+def _submit(r: dict[str, Any], b: str) -> list[Row]:
+    enqueued = r["jobs_enqueued"] == r["rows_saved"]
+    extra: list[Row] = []
+    for key, what in (
+        ("balance_expired_htmx_post", "the balance (30 s) had expired"),
+        ("all_expired_htmx_post", "the model list (300 s) and balance had expired"),
+    ):
+        cold = r.get(key)
+        if not cold:
+            continue
+        extra.append(
+            (
+                "4 submit",
+                b,
+                f"htmx post just after {what}; remote calls {cold['remote_calls']} "
+                f"in {cold['n']} posts",
+                f"p50 {_ms(cold['p50_ms'])}, p95 {_ms(cold['p95_ms'])}",
+                "p95 ≤ 60 ms, no remote call",
+                _met(cold["p95_ms"] <= 60 and cold["remote_calls"] == 0),
+            )
+        )
+    return extra + [
+        (
+            "4 submit",
+            b,
+            f"{kind.replace('_', ' ')}; remote calls {r['remote_calls_in_timed_loop']}, "
+            f"{r['jobs_enqueued']}/{r['rows_saved']} enqueued",
+            f"p50 {_ms(r[kind]['p50_ms'])}, p95 {_ms(r[kind]['p95_ms'])}",
+            "p95 ≤ 60 ms, no remote call",
+            _met(r[kind]["p95_ms"] <= 60 and r["remote_calls_in_timed_loop"] == 0 and enqueued),
+        )
+        for kind in ("htmx_post", "plain_post")
+    ]
+
+
+def _worker(r: dict[str, Any], b: str) -> list[Row]:
+    rows = []
+    for run in r["runs"]:
+        per_connection = run["api_calls_per_api_connection"]
+        shared = run["client"] == "shared"
+        rows.append(
+            (
+                "5 worker",
+                b,
+                f"{run['jobs']} jobs, {run['client']} client" + ("" if shared else " (baseline)"),
+                f"{run['jobs_per_s']} jobs/s, {run['polls_per_s']} polls/s, "
+                f"{run['api_connections']} API connections ({per_connection} calls each)",
+                "connections reused" if shared else "(baseline, no floor)",
+                _met(per_connection >= MIN_CALLS_PER_CONNECTION) if shared else "-",
+            )
+        )
+    return rows
+
+
+def _usage(r: dict[str, Any], b: str) -> list[Row]:
+    s = r["usage_30_days"]
+    return [
+        (
+            "6 usage page",
+            b,
+            f"{r['ledger_rows']:,} ledger rows, 30 days, {r['queries']} queries",
+            f"p50 {_ms(s['p50_ms'])}, p95 {_ms(s['p95_ms'])}",
+            "≤ 300 ms (PostgreSQL)",
+            _met(s["p95_ms"] <= 300) if b != "SQLite" else "(floor is for PostgreSQL)",
+        )
+    ]
+
+
+def _memory(r: dict[str, Any], b: str) -> list[Row]:
+    growth = r["growth_over_long_run_mb"]
+    peak = r["worker_high_water_rss_mb"]
+    return [
+        (
+            "7 memory",
+            b,
+            f"largest picture + bombs, then {r['long_run']['jobs']} jobs",
+            f"high water {peak} MB; idle {r['idle_rss_after_warmup_mb']} → "
+            f"{r['idle_rss_after_long_run_mb']} MB (growth {growth} MB)",
+            f"≤ 250 MB, growth ≤ {GROWTH_TOLERANCE_MB:.0f} MB",
+            _met(peak <= 250 and growth <= GROWTH_TOLERANCE_MB),
+        )
+    ]
+
+
+BUILDERS = {
+    "browser": _browser,
+    "cards": _cards,
+    "history": _history,
+    "submit": _submit,
+    "worker": _worker,
+    "usage": _usage,
+    "memory": _memory,
+}
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [
+        "| Item | Backend | Measure | Figure | Floor | Met |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    rows: list[Row] = []
+    for result in report["results"]:
+        backend = "SQLite" if result["backend"] == "sqlite" else "PostgreSQL + Redis"
+        if "error" in result:
+            rows.append((result["part"], backend, "did not finish", "-", "-", "**ERROR**"))
+            continue
+        rows += BUILDERS[result["part"]](result, backend)
+    rows.sort(key=lambda row: row[0])
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
