@@ -20,6 +20,7 @@ FAMILY_PREFIX = "google-imagen4"
 DEFAULT_MODEL = "google-imagen4"
 CACHE_KEY = "rivya:imagen-models"
 CACHE_SECONDS = 300
+LAST_SEEN_KEY = "rivya:imagen-models:last-seen"
 FALLBACK_CACHE_SECONDS = 30
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "3:4", "4:3")
 
@@ -54,32 +55,37 @@ def _fetch_family() -> list[ModelInfo]:
     return sorted(models, key=lambda m: (order.get(m.id, len(order)), m.id))
 
 
-def imagen_models() -> list[ModelInfo]:
-    """Every Imagen 4 model Rivya lists, available or not (the form says which are not)."""
+def imagen_models(*, fetch: bool = True) -> list[ModelInfo]:
+    """Every Imagen 4 model Rivya lists, available or not (the form says which are not).
+
+    With ``fetch=False`` (a POST, which must not wait on Rivya) an expired list is not
+    reloaded: the last list seen stands in, or the documented one."""
     models: list[ModelInfo] | None = cache.get(CACHE_KEY)
-    if models is None:
-        try:
-            models = _fetch_family()
-        except RivyaError as exc:
-            logger.warning(
-                "Could not load the model list from Rivya (%s); using the docs'", exc.code
-            )
-            # Remembered briefly, so a Rivya outage does not cost every page a failed call.
-            models = list(DOCUMENTED_MODELS)
-            cache.set(CACHE_KEY, models, FALLBACK_CACHE_SECONDS)
-            return models
-        cache.set(CACHE_KEY, models, CACHE_SECONDS)
+    if models is not None:
+        return models
+    if not fetch:
+        return cache.get(LAST_SEEN_KEY) or list(DOCUMENTED_MODELS)
+    try:
+        models = _fetch_family()
+    except RivyaError as exc:
+        logger.warning("Could not load the model list from Rivya (%s); using the docs'", exc.code)
+        # Remembered briefly, so a Rivya outage does not cost every page a failed call.
+        models = cache.get(LAST_SEEN_KEY) or list(DOCUMENTED_MODELS)
+        cache.set(CACHE_KEY, models, FALLBACK_CACHE_SECONDS)
+        return models
+    cache.set(CACHE_KEY, models, CACHE_SECONDS)
+    cache.set(LAST_SEEN_KEY, models, None)
     return models
 
 
-def available_models() -> list[ModelInfo]:
-    return [m for m in imagen_models() if m.available]
+def available_models(*, fetch: bool = True) -> list[ModelInfo]:
+    return [m for m in imagen_models(fetch=fetch) if m.available]
 
 
-def unoffered_models() -> list[ModelInfo]:
+def unoffered_models(*, fetch: bool = True) -> list[ModelInfo]:
     """Imagen 4 models the form cannot offer now: listed as not available, or documented but
     gone from Rivya's list (Google is retiring the Imagen 4 endpoints)."""
-    listed = imagen_models()
+    listed = imagen_models(fetch=fetch)
     listed_ids = {m.id for m in listed}
     gone = [replace(m, available=False) for m in DOCUMENTED_MODELS if m.id not in listed_ids]
     return [m for m in listed if not m.available] + gone

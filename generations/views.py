@@ -101,14 +101,15 @@ def _chosen_cost(form: GenerateForm) -> int:
     return min((m.base_credits for m in form.models.values()), default=0)
 
 
-def _form_context(form: GenerateForm, *, fetch_balance: bool = True) -> dict[str, object]:
+def _form_context(form: GenerateForm, *, fetch: bool = True) -> dict[str, object]:
+    """What the form shows. ``fetch=False`` (in a POST) uses only what Rivya told us before."""
     models = list(form.models.values())
     cost = _chosen_cost(form)
-    balance = account_balance(fetch=fetch_balance)
+    balance = account_balance(fetch=fetch)
     return {
         "form": form,
         "models": models,
-        "unavailable_models": catalog.unoffered_models(),
+        "unavailable_models": catalog.unoffered_models(fetch=fetch),
         "balance": balance,
         "cost": cost,
         "balance_too_low": balance is not None and balance < cost,
@@ -116,9 +117,9 @@ def _form_context(form: GenerateForm, *, fetch_balance: bool = True) -> dict[str
     }
 
 
-def _new_form(data: dict[str, str] | None = None) -> GenerateForm:
+def _new_form(data: dict[str, str] | None = None, *, fetch: bool = True) -> GenerateForm:
     initial = {k: v for k, v in (data or {}).items() if k != "form_token"}
-    return GenerateForm(initial=initial, models=catalog.available_models())
+    return GenerateForm(initial=initial, models=catalog.available_models(fetch=fetch))
 
 
 @login_required
@@ -134,7 +135,8 @@ def home(request: MemberRequest) -> HttpResponse:
 @login_required
 @require_POST
 def create(request: MemberRequest) -> HttpResponse:
-    form = GenerateForm(request.POST, models=catalog.available_models())
+    # No remote call in a POST: the model list and balance come from what was last fetched.
+    form = GenerateForm(request.POST, models=catalog.available_models(fetch=False))
     generation = None
     if form.is_valid() and (model := form.chosen_model):
         data = form.cleaned_data
@@ -160,17 +162,17 @@ def create(request: MemberRequest) -> HttpResponse:
         messages.success(request, "Your image is on its way.")
         return redirect("home")
     kept = {k: str(v) for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
-    # The fresh form after a submit uses the balance only if cached: no remote call in a POST.
-    form_context = _form_context(_new_form(kept), fetch_balance=False)
+    form_context = _form_context(_new_form(kept, fetch=False), fetch=False)
     context = {**form_context, "generation": generation, "oob_form": True}
     return render(request, "generations/home.html#created", context)
 
 
 def _form_errors(request: MemberRequest, form: GenerateForm) -> HttpResponse:
     if request.htmx:
-        response = render(request, "generations/home.html#generate-form", _form_context(form))
+        context = _form_context(form, fetch=False)
+        response = render(request, "generations/home.html#generate-form", context)
         return reswap(retarget(response, "#generate-form"), "outerHTML")
-    context = {**_form_context(form), **_history(request)}
+    context = {**_form_context(form, fetch=False), **_history(request)}
     return render(request, "generations/home.html", context, status=400)
 
 

@@ -36,10 +36,15 @@ def test_it_saves_the_generation_and_enqueues_it_after_commit(
     enqueued.assert_called_once_with(generation.pk)
 
 
-def test_it_makes_no_remote_call_in_the_request(alice_client, form_data, enqueued):
-    with mock.patch("generations.rivya.RivyaClient.create_generation") as create:
-        alice_client.post("/generations/", form_data())
-    create.assert_not_called()
+@pytest.mark.parametrize("htmx", [False, True])
+@pytest.mark.parametrize("seed", ["", "not-a-number"])
+def test_it_makes_no_remote_call_in_the_request(alice_client, form_data, enqueued, htmx, seed):
+    # The caches are empty (conftest clears them): still no model list, balance or create call.
+    headers = {"HX-Request": "true"} if htmx else {}
+    with mock.patch("generations.rivya.RivyaClient._request") as remote:
+        response = alice_client.post("/generations/", form_data(seed=seed), headers=headers)
+    assert response.status_code in (200, 302, 400)
+    remote.assert_not_called()
 
 
 def test_it_does_not_ask_for_the_balance_when_it_is_not_cached(alice_client, form_data, enqueued):

@@ -68,6 +68,7 @@ def test_it_says_so_when_no_imagen_model_is_left(sim, alice_client):
 
 def test_it_refuses_a_model_that_went_away_since_the_form_was_shown(sim, alice_client, form_data):
     sim.faults.removed_models = {"google-imagen4-ultra"}
+    home(alice_client)  # a page view loads the list; the POST itself never calls Rivya
     response = alice_client.post("/generations/", form_data(model="google-imagen4-ultra"))
     assert response.status_code == 400
     assert "google-imagen4-ultra is not available at Rivya right now; pick another model." in (
@@ -99,6 +100,7 @@ def test_it_keeps_the_warning_hidden_while_the_chosen_model_is_affordable(sim, a
 
 def test_it_warns_for_the_model_the_member_chose(sim, alice_client, form_data):
     sim.state.set_credits(10)
+    home(alice_client)  # a page view reads the balance; the POST itself never calls Rivya
     response = alice_client.post("/generations/", form_data(model="google-imagen4-ultra", seed="x"))
     assert response.status_code == 400
     tag = warning(response.content.decode())
