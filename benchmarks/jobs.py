@@ -53,6 +53,8 @@ class Worker:
             RIVYA_BASE_URL=settings.RIVYA_BASE_URL,
             PYTHONUNBUFFERED="1",
         )
+        # As runstack and docs/production.md run workers: two malloc arenas, not one per thread.
+        env.setdefault("MALLOC_ARENA_MAX", "2")
         if self.backend != "pg":
             env.pop("DATABASE_URL", None)
         self.process = subprocess.Popen(
