@@ -52,6 +52,11 @@ ADMIN_CODES = {
     "api_key_expired",
 }
 TIMED_OUT = "timed_out"
+LOST_CONTACT = "lost_contact"
+# Failures Rivya may still finish: we keep looking, and a late result is recorded once.
+LATE_CODES = (TIMED_OUT, LOST_CONTACT)
+LATE_CHECK_EVERY = timedelta(minutes=10)
+LATE_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,9 @@ def fail(
     charged: int | None = None,
 ) -> bool:
     """End an unfinished generation as failed and settle its credits (release, or the charge
-    Rivya made when ``charged`` is given). Returns False if it had finished already."""
+    Rivya made when ``charged`` is given). Returns False if it had finished already.
+    For the :data:`LATE_CODES` the reconciler keeps looking now and then, for a late result."""
+    look_later = code in LATE_CODES and bool(generation.remote_task_id)
     # The state change and its settlement commit together: a crash between them would leave
     # a finished row whose credits were never settled.
     with transaction.atomic():
@@ -146,7 +153,7 @@ def fail(
             admin_message=admin_message,
             status_note="",
             finished_at=timezone.now(),
-            next_check_at=None,
+            next_check_at=timezone.now() + LATE_CHECK_EVERY if look_later else None,
             credits_final=charged or 0,
         )
         if not changed:
@@ -285,8 +292,10 @@ def poll(generation_id: int, *, force: bool = False, reclaim: bool = False) -> N
     generation = Generation.objects.filter(pk=generation_id).first()
     if generation is None or not generation.remote_task_id:
         return None
-    late = generation.status == Status.FAILED and generation.error_code == TIMED_OUT
-    if generation.status not in (Status.PROCESSING, Status.DOWNLOADING) and not (force and late):
+    late = generation.status == Status.FAILED and generation.error_code in LATE_CODES
+    if late and generation.next_check_at is None and not force:
+        return None  # no longer looked after (past the late window)
+    if generation.status not in (Status.PROCESSING, Status.DOWNLOADING) and not late:
         return None
     now = timezone.now()
     due = generation.next_check_at is None or generation.next_check_at <= now + SLACK
@@ -307,6 +316,7 @@ def poll(generation_id: int, *, force: bool = False, reclaim: bool = False) -> N
     if task.status == "succeeded":
         return store_result(generation, task, lease_until, late=late)
     if late:
+        _look_again_later(generation, finished=task.is_finished)
         return None
     if task.status == "failed":
         _remote_failed(generation, task)
@@ -344,13 +354,21 @@ def _remote_failed(generation: Generation, task: RemoteTask) -> None:
 def _poll_refused(generation: Generation, exc: RivyaError, *, late: bool) -> Next | None:
     logger.warning("Status check for generation %s answered %s", generation.pk, exc.code)
     if late:
+        _look_again_later(generation, finished=not exc.retryable)
         return None
     if not exc.retryable:
         fail_with(generation, exc)
         return None
     errors = generation.poll_errors + 1
     if errors >= settings.POLL_MAX_ERRORS and exc.code not in WAITING_CODES:
-        fail_with(generation, exc)
+        fail(
+            generation,
+            LOST_CONTACT,
+            "We lost contact with Rivya while it was making this image, so we stopped waiting "
+            "and returned its credits. If Rivya finishes it after all, it will still appear "
+            "here.",
+            f"Status checks failed {errors} times in a row; last: {exc.admin_message}",
+        )
         return None
     delay = exc.retry_after if exc.retry_after is not None else backoff(errors)
     moved = Generation.objects.filter(pk=generation.pk, status=generation.status).update(
@@ -359,6 +377,16 @@ def _poll_refused(generation: Generation, exc: RivyaError, *, late: bool) -> Nex
         next_check_at=timezone.now() + timedelta(seconds=delay),
     )
     return Next("poll", delay) if moved else None
+
+
+def _look_again_later(generation: Generation, *, finished: bool) -> None:
+    """A failed generation that Rivya may still finish: look again in a while, for a day."""
+    stop = finished or (
+        generation.finished_at is not None and generation.finished_at < timezone.now() - LATE_WINDOW
+    )
+    Generation.objects.filter(pk=generation.pk, status=Status.FAILED).update(
+        next_check_at=None if stop else timezone.now() + LATE_CHECK_EVERY
+    )
 
 
 # -- Storing the result ----------------------------------------------------------------------
@@ -370,7 +398,7 @@ def store_result(
     """Download every image, keep it and a thumbnail, then (only then) mark the row succeeded."""
     rows = Generation.objects.filter(pk=generation.pk, next_check_at=lease_until)
     if late:
-        rows = rows.filter(status=Status.FAILED, error_code=TIMED_OUT)
+        rows = rows.filter(status=Status.FAILED, error_code__in=LATE_CODES)
     else:
         rows = rows.filter(status__in=(Status.PROCESSING, Status.DOWNLOADING))
     if not rows.update(
@@ -492,21 +520,29 @@ def expire(generation_id: int) -> Next | None:
         generation,
         TIMED_OUT,
         f"Rivya did not finish this image within {minutes} minutes, so we stopped waiting. "
-        "Nothing was charged. Try again later.",
+        "Nothing was charged. Try again later; if Rivya finishes it after all, it will still "
+        "appear here.",
         f"Gave up on task {generation.remote_task_id or '(never accepted)'} after {minutes} min.",
     )
     return None
 
 
 def overdue_generations(limit: int = 500) -> list[tuple[int, str, bool]]:
-    """Unfinished rows whose next check is overdue, or which are past their time budget:
+    """Rows a worker should look at now: unfinished ones whose next check is overdue or which
+    are past their time budget, and failed ones due a look for a late result:
     ``(id, status, past_budget)``."""
     now = timezone.now()
     budget_start = now - timedelta(seconds=settings.GENERATION_TIME_BUDGET_SECONDS)
-    rows = (
+    unfinished = (
         Generation.objects.filter(status__in=UNFINISHED)
         .filter(Q(next_check_at__lte=now - RECONCILE_GRACE) | Q(created_at__lt=budget_start))
         .order_by("next_check_at")
         .values_list("pk", "status", "created_at")[:limit]
     )
-    return [(pk, status, created < budget_start) for pk, status, created in rows]
+    late = Generation.objects.filter(
+        status=Status.FAILED, error_code__in=LATE_CODES, next_check_at__lte=now
+    ).values_list("pk", "status", "created_at")[:limit]
+    return [
+        (pk, status, status != Status.FAILED and created < budget_start)
+        for pk, status, created in [*unfinished, *late]
+    ]

@@ -85,6 +85,12 @@ class Generation(models.Model):
                 name="generation_unfinished_due",
                 condition=Q(status__in=UNFINISHED),
             ),
+            # Failed rows the reconciler still looks at now and then, for a late result.
+            models.Index(
+                fields=["next_check_at"],
+                name="generation_late_due",
+                condition=Q(status="failed", next_check_at__isnull=False),
+            ),
             # The usage page counts a period's outcomes and the last day's failures by these.
             models.Index(fields=["created_at"], name="generation_created"),
             models.Index(fields=["finished_at"], name="generation_finished"),

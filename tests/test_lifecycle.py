@@ -194,3 +194,74 @@ def test_it_expires_a_generation_past_its_budget_after_one_last_look(sim, alice,
     assert "did not finish this image within" in generation.error_message
     assert sim.state.get_requests == gets_before + 1
     assert LedgerEntry.objects.filter(generation=generation, kind="release").count() == 1
+
+
+def ledger(generation: Generation) -> list[tuple[str, int]]:
+    return sorted(LedgerEntry.objects.filter(generation=generation).values_list("kind", "credits"))
+
+
+def test_it_gives_up_on_a_silent_api_but_keeps_looking_for_a_late_result(sim, alice, settings):
+    settings.POLL_MAX_ERRORS = 2
+    generation = new_generation(alice, prompt="Fog over the bay [sim:never]")
+    lifecycle.submit(generation.pk)
+    sim.faults.server_error(count=-1, status=503, on="get")
+    for _ in range(2):
+        make_due(generation)
+        lifecycle.poll(generation.pk)
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert generation.error_code == "lost_contact"
+    assert "If Rivya finishes it after all, it will still appear here" in generation.error_message
+    assert ledger(generation) == [("release", 8), ("reserve", 8)]
+    assert generation.next_check_at is not None  # the reconciler will look again
+
+    sim.faults.reset()
+    sim.finish_task(generation.remote_task_id)
+    make_due(generation)
+    assert (generation.pk, "failed", False) in lifecycle.overdue_generations()
+    lifecycle.poll(generation.pk)
+    lifecycle.poll(generation.pk)  # a duplicate message changes nothing
+
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED
+    assert generation.next_check_at is None
+    assert ledger(generation) == [("charge", 8), ("reserve", 8)]
+    assert sim.state.credits_charged == 8
+    assert sim.state.creates_total == 1
+
+
+def test_it_looks_for_a_late_result_until_rivya_gives_a_final_answer(sim, alice, settings):
+    generation = new_generation(alice, prompt="Slow [sim:never]")
+    lifecycle.submit(generation.pk)
+    settings.GENERATION_TIME_BUDGET_SECONDS = 0
+    lifecycle.expire(generation.pk)
+    make_due(generation)
+    lifecycle.poll(generation.pk)  # still running at Rivya: look again later
+    generation.refresh_from_db()
+    assert generation.next_check_at is not None
+    assert generation.next_check_at > timezone.now() + timedelta(minutes=9)
+
+    sim.finish_task(generation.remote_task_id, status="failed")
+    make_due(generation)
+    lifecycle.poll(generation.pk)
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert generation.next_check_at is None  # final: no more looks
+    assert generation.pk not in [row[0] for row in lifecycle.overdue_generations()]
+    assert ledger(generation) == [("release", 8), ("reserve", 8)]
+
+
+def test_it_stops_looking_a_day_after_giving_up(sim, alice, settings):
+    generation = new_generation(alice, prompt="Slow [sim:never]")
+    lifecycle.submit(generation.pk)
+    settings.GENERATION_TIME_BUDGET_SECONDS = 0
+    lifecycle.expire(generation.pk)
+    Generation.objects.filter(pk=generation.pk).update(
+        finished_at=timezone.now() - timedelta(hours=25), next_check_at=timezone.now()
+    )
+    lifecycle.poll(generation.pk)
+    generation.refresh_from_db()
+    assert generation.next_check_at is None
+    gets = sim.state.get_requests
+    assert lifecycle.poll(generation.pk) is None
+    assert sim.state.get_requests == gets
