@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -11,46 +10,11 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image
 
-from generations import catalog, lifecycle
+from generations import lifecycle
 from generations.models import Generation, GenerationImage, LedgerEntry, Status
-from tests.conftest import wait_for
+from tests.support import make_due, new_generation, run_until_finished
 
 pytestmark = pytest.mark.django_db
-
-
-def new_generation(user, prompt="A quiet harbour at night", **fields) -> Generation:
-    model = catalog.find_model(fields.pop("model", "google-imagen4"))
-    assert model is not None
-    generation, created = lifecycle.create(
-        user,
-        form_token=uuid.uuid4(),
-        model=model,
-        prompt=prompt,
-        aspect_ratio=fields.pop("aspect_ratio", "1:1"),
-        **fields,
-    )
-    assert created
-    return generation
-
-
-def make_due(generation: Generation) -> None:
-    Generation.objects.filter(pk=generation.pk).update(next_check_at=timezone.now())
-
-
-def run_until_finished(generation: Generation, sim, timeout: float = 10.0) -> Generation:
-    """Drive submit and poll as the tasks would, without waiting for countdowns."""
-    step = lifecycle.submit(generation.pk)
-
-    def advance():
-        nonlocal step
-        if step is None:
-            return Generation.objects.get(pk=generation.pk).is_finished
-        make_due(generation)
-        step = (lifecycle.submit if step.step == "submit" else lifecycle.poll)(generation.pk)
-        return False
-
-    wait_for(advance, timeout=timeout, every=0.1)
-    return Generation.objects.get(pk=generation.pk)
 
 
 def test_it_sends_the_uuid_as_idempotency_key_and_client_request_id(sim, alice):
@@ -88,7 +52,7 @@ def test_it_leaves_out_empty_optional_params(sim, alice):
 
 
 def test_it_stores_the_image_and_thumbnail_before_it_says_done(sim, alice):
-    generation = run_until_finished(new_generation(alice), sim)
+    generation = run_until_finished(new_generation(alice))
     assert generation.status == Status.SUCCEEDED
     assert generation.image.name
     assert generation.thumbnail.name
@@ -101,7 +65,7 @@ def test_it_stores_the_image_and_thumbnail_before_it_says_done(sim, alice):
 
 
 def test_it_settles_exactly_once(sim, alice):
-    generation = run_until_finished(new_generation(alice), sim)
+    generation = run_until_finished(new_generation(alice))
     kinds = sorted(LedgerEntry.objects.filter(generation=generation).values_list("kind", "credits"))
     assert kinds == [("charge", 8), ("reserve", 8)]
     assert sim.state.credits_charged == 8
@@ -109,7 +73,7 @@ def test_it_settles_exactly_once(sim, alice):
 
 
 def test_it_keeps_every_image_primary_first(sim, alice):
-    generation = run_until_finished(new_generation(alice, prompt="Two moons [sim:multi]"), sim)
+    generation = run_until_finished(new_generation(alice, prompt="Two moons [sim:multi]"))
     assert generation.status == Status.SUCCEEDED
     images = list(GenerationImage.objects.filter(generation=generation))
     assert [i.position for i in images] == [0, 1]
@@ -117,7 +81,7 @@ def test_it_keeps_every_image_primary_first(sim, alice):
 
 
 def test_it_releases_the_reservation_when_rivya_fails_the_task(sim, alice):
-    generation = run_until_finished(new_generation(alice, prompt="Nope [sim:fail]"), sim)
+    generation = run_until_finished(new_generation(alice, prompt="Nope [sim:fail]"))
     assert generation.status == Status.FAILED
     assert generation.error_code == "generation_failed"
     assert "could not make this image" in generation.error_message

@@ -18,6 +18,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image
 
+from tests.support import new_generation, run_until_finished
+
+__all__ = ["new_generation", "run_until_finished"]
+
 
 def png_bytes(size: tuple[int, int] = (32, 24)) -> bytes:
     out = io.BytesIO()
@@ -176,48 +180,6 @@ def hostile_server() -> Iterator[HostileServer]:
         server.stop.set()
         server.shutdown()
         server.server_close()
-
-
-def new_generation(user: Any, prompt: str = "A quiet harbour at night", **fields: Any) -> Any:
-    """A saved, queued generation with its credits reserved (what the create view makes)."""
-    import uuid
-
-    from generations import catalog, lifecycle
-
-    model = catalog.find_model(fields.pop("model", "google-imagen4"))
-    assert model is not None
-    generation, created = lifecycle.create(
-        user,
-        form_token=uuid.uuid4(),
-        model=model,
-        prompt=prompt,
-        aspect_ratio=fields.pop("aspect_ratio", "1:1"),
-        **fields,
-    )
-    assert created
-    return generation
-
-
-def run_until_finished(generation_id: int, timeout: float = 15.0) -> Any:
-    """Drive submit and poll as the tasks would, without waiting for their countdowns."""
-    from django.utils import timezone
-
-    from generations import lifecycle
-    from generations.models import Generation
-    from tests.conftest import wait_for
-
-    step = lifecycle.submit(generation_id)
-
-    def advance() -> bool:
-        nonlocal step
-        if step is None:
-            return Generation.objects.get(pk=generation_id).is_finished
-        Generation.objects.filter(pk=generation_id).update(next_check_at=timezone.now())
-        step = (lifecycle.submit if step.step == "submit" else lifecycle.poll)(generation_id)
-        return False
-
-    wait_for(advance, timeout=timeout, every=0.1)
-    return Generation.objects.get(pk=generation_id)
 
 
 def media_files(root: str) -> list[str]:

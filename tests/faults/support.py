@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from generations import catalog, lifecycle
 from generations.models import Generation, GenerationImage, LedgerEntry
+from tests.support import new_generation
 
-
-def new_generation(user, prompt: str = "A lighthouse at dawn, watercolour", **fields) -> Generation:
-    """Save a generation as the create view does (row and reservation), without sending it."""
-    model = catalog.find_model(fields.pop("model", "google-imagen4"))
-    assert model is not None
-    generation, created = lifecycle.create(
-        user,
-        form_token=uuid.uuid4(),
-        model=model,
-        prompt=prompt,
-        aspect_ratio=fields.pop("aspect_ratio", "1:1"),
-        **fields,
-    )
-    assert created
-    return generation
+__all__ = ["new_generation"]
 
 
 def ledger_of(generation: Generation) -> list[tuple[str, str, int]]:
