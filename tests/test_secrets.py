@@ -73,7 +73,7 @@ def generate(alice_client: Client, form_data: Any, capture: Any, **fields: str) 
         response = alice_client.post("/generations/", form_data(**fields))
     assert response.status_code == 302
     generation_id = Generation.objects.get().pk
-    result: Generation = wait_for(lambda: finished(generation_id), timeout=30)
+    result: Generation = wait_for(lambda: finished(generation_id), timeout=60)
     return result
 
 

@@ -22,7 +22,7 @@ def test_a_submit_ends_with_a_stored_decodable_image(
     assert response.status_code == 302
     generation_id = Generation.objects.get().pk
 
-    generation = wait_for(lambda: finished(generation_id), timeout=30)
+    generation = wait_for(lambda: finished(generation_id), timeout=60)
 
     assert generation.status == Status.SUCCEEDED, generation.error_message
     with default_storage.open(generation.image.name) as f:

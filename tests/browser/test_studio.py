@@ -58,7 +58,7 @@ def alices_image(sim, celery_worker, alice, form_data) -> Generation:
     client = Client()
     client.force_login(alice)
     client.post("/generations/", form_data(prompt="A lighthouse at dawn, watercolour"))
-    done: Generation = wait_for(lambda: finished(Generation.objects.get().pk), timeout=20)
+    done: Generation = wait_for(lambda: finished(Generation.objects.get().pk), timeout=60)
     assert done.status == Status.SUCCEEDED, done.error_message
     return done
 
@@ -82,7 +82,7 @@ def test_it_signs_in_and_shows_the_card_at_once_then_the_image(
     page.get_by_role("button", name=re.compile("Generate")).click()
     card = page.locator("#history-list article.card").first
     expect(card).to_contain_text("A red kite over green hills")
-    expect(card.locator(".visual img")).to_be_visible(timeout=20_000)
+    expect(card.locator(".visual img")).to_be_visible(timeout=60_000)
     page.wait_for_function(IMAGE_LOADED, arg="#history-list article.card .visual img")
 
     assert page.evaluate("window.marker") == 1  # the page never navigated
@@ -214,7 +214,7 @@ def test_it_keeps_the_content_security_policy(sim, celery_worker, alice, live_se
     page.fill("#id_prompt", "A quiet harbour [sim:fail]")
     page.get_by_role("button", name=re.compile("Generate")).click()
     failed = page.locator("#history-list article.card.status-failed")
-    expect(failed).to_be_visible(timeout=20_000)
+    expect(failed).to_be_visible(timeout=60_000)
     screenshot(page, "studio-failed")
     assert [p for p in problems if "Content Security Policy" in p or "CSP" in p] == []
     assert problems == []

@@ -51,7 +51,7 @@ def attempts(sim, count: int):
 def test_a_webhook_makes_the_app_check_the_task_at_once(webhooks_on, celery_worker, alice):
     sim = webhooks_on
     generation = submitted_and_parked(alice, "A harbour at dusk [sim:delay=1]")
-    done = wait_for(lambda: finished(generation.pk), timeout=10)
+    done = wait_for(lambda: finished(generation.pk), timeout=60)
     assert done.status == Status.SUCCEEDED
     assert sim.state.get_requests == 1  # the one check the webhook asked for
     assert [(w.type, w.status_code) for w in sim.state.webhooks_sent] == [
@@ -64,7 +64,7 @@ def test_a_webhook_makes_the_app_check_the_task_at_once(webhooks_on, celery_work
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_webhook_fails_the_generation_at_once(webhooks_on, celery_worker, alice):
     generation = submitted_and_parked(alice, "Nope [sim:fail] [sim:delay=1]")
-    done = wait_for(lambda: finished(generation.pk), timeout=10)
+    done = wait_for(lambda: finished(generation.pk), timeout=60)
     assert done.status == Status.FAILED
     assert done.error_code == "generation_failed"
     assert ledger(done) == [("release", 8), ("reserve", 8)]
@@ -93,7 +93,7 @@ def test_a_replayed_webhook_is_ignored(webhooks_on, celery_worker, alice):
     assert [w.status_code for w in sent] == [200, 200]
     assert sent[0].event_id == sent[1].event_id
     assert WebhookEvent.objects.count() == 1
-    done = wait_for(lambda: finished(generation.pk), timeout=10)
+    done = wait_for(lambda: finished(generation.pk), timeout=60)
     assert done.status == Status.SUCCEEDED
     assert ledger(done) == [("charge", 8), ("reserve", 8)]
 

@@ -62,7 +62,7 @@ def test_it_makes_one_generation_and_one_task_from_two_submits_at_once(
 
     assert answers == [302, 302]
     generation = Generation.objects.get()
-    wait_for(lambda: finished(generation.pk), timeout=20)
+    wait_for(lambda: finished(generation.pk), timeout=60)
     assert len(remote_tasks_for(sim, generation)) == 1
     assert sim.state.creates_total == 1
     assert ledger_of(generation) == RESERVED_AND_CHARGED
@@ -75,7 +75,7 @@ def test_it_gets_the_same_task_when_the_create_answer_was_lost(sim, workers, ali
     workers.start()
     generation = new_generation(alice)
     tasks.enqueue_submit(generation.pk)
-    wait_for(lambda: finished(generation.pk), timeout=20)
+    wait_for(lambda: finished(generation.pk), timeout=60)
 
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED
@@ -97,7 +97,7 @@ def test_it_waits_as_long_as_rate_limited_asks_and_says_it_is_waiting(
     generation = new_generation(alice)
     sent_at = time.time()
     tasks.enqueue_submit(generation.pk)
-    wait_for(lambda: sim.state.create_requests == 1, timeout=10)
+    wait_for(lambda: sim.state.create_requests == 1, timeout=30)
     wait_until_queued = wait_for(
         lambda: (
             Generation.objects.filter(pk=generation.pk, status=Status.QUEUED)
@@ -111,7 +111,7 @@ def test_it_waits_as_long_as_rate_limited_asks_and_says_it_is_waiting(
     assert "Failed" not in card
     assert wait_until_queued.error_code == ""
 
-    wait_for(lambda: finished(generation.pk), timeout=20)
+    wait_for(lambda: finished(generation.pk), timeout=60)
     task = remote_tasks_for(sim, generation)[0]
     assert task.created_at - sent_at >= 7.0  # nothing was sent during the 7 s
     assert sim.state.create_requests == 2

@@ -72,7 +72,7 @@ def test_it_reuses_the_key_after_a_worker_dies_between_the_post_and_saving_the_i
     workers.start()
     let_lease_run_out(generation.pk)
     assert tasks.reconcile() == 1
-    wait_for(lambda: finished(generation.pk), timeout=20)
+    wait_for(lambda: finished(generation.pk), timeout=60)
 
     assert_one_charged_result(sim, generation)
     assert sim.state.create_requests == 2  # the retry was sent, and answered with the same task
@@ -87,7 +87,7 @@ def test_it_stores_exactly_one_image_after_a_worker_dies_while_downloading(
     generation = new_generation(alice, prompt="A slow harbour [sim:drip]")
     tasks.enqueue_submit(generation.pk)
     wait_until_status(generation.pk, Status.DOWNLOADING)
-    wait_for(lambda: download_counter() == 1, timeout=10)  # the result is dripping in
+    wait_for(lambda: download_counter() == 1, timeout=30)  # the result is dripping in
 
     worker.kill()
     generation.refresh_from_db()
@@ -99,7 +99,7 @@ def test_it_stores_exactly_one_image_after_a_worker_dies_while_downloading(
     workers.start()
     let_lease_run_out(generation.pk)
     assert tasks.reconcile() == 1
-    wait_for(lambda: finished(generation.pk), timeout=20)
+    wait_for(lambda: finished(generation.pk), timeout=60)
 
     assert_one_charged_result(sim, generation)
     assert len(media_files("generations")) == 1
@@ -145,7 +145,7 @@ def test_it_saves_a_submit_while_the_broker_is_down_and_sends_it_once_later(
     workers.start(CELERY_BROKER_URL=broker_url)
     let_lease_run_out(generation.pk)
     assert tasks.reconcile() == 1
-    wait_for(lambda: finished(generation.pk), timeout=20)
+    wait_for(lambda: finished(generation.pk), timeout=60)
     assert_one_charged_result(sim, generation)
     assert sim.state.create_requests == 1
 
@@ -195,7 +195,7 @@ def test_it_checks_every_unfinished_generation_again_after_a_broker_restart(
         supervised[0] += workers.restart_exited()
         return all(finished(g.pk) for g in generations)
 
-    wait_for(all_finished, timeout=40, every=0.2)
+    wait_for(all_finished, timeout=90, every=0.2)
     took = time.monotonic() - restarted
 
     for generation in generations:
@@ -254,7 +254,7 @@ def test_it_retries_a_task_whose_database_went_away_with_nothing_half_applied(
     finally:
         outage.restore()
 
-    wait_for(lambda: finished(generation.pk), timeout=30)
+    wait_for(lambda: finished(generation.pk), timeout=60)
     assert_one_charged_result(sim, generation)
     assert "retry: Retry in" in worker.output()
     assert sim.state.creates_total == 1
@@ -297,8 +297,8 @@ def test_it_stops_retrying_a_task_that_keeps_failing_and_fails_only_that_generat
         for generation in healthy:
             tasks.enqueue_submit(generation.pk)
         for generation in healthy:
-            wait_for(functools.partial(finished, generation.pk), timeout=20)
-        wait_for(lambda: finished(doomed.pk), timeout=30)
+            wait_for(functools.partial(finished, generation.pk), timeout=60)
+        wait_for(lambda: finished(doomed.pk), timeout=60)
     finally:
         with connection.cursor() as cursor:
             cursor.execute(drop)
@@ -388,7 +388,7 @@ def test_it_makes_one_transition_download_and_settlement_when_webhook_and_poll_r
         )  # fmt: skip
         assert response.status_code == 200, response.content
     for generation in generations:
-        wait_for(functools.partial(finished, generation.pk), timeout=20)
+        wait_for(functools.partial(finished, generation.pk), timeout=60)
 
     for generation in generations:
         generation.refresh_from_db()
