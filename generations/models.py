@@ -4,6 +4,7 @@ from datetime import date
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Status(models.TextChoices):
@@ -161,6 +162,11 @@ class LedgerEntry(models.Model):
         return f"{self.kind} {self.credits} for generation {self.generation_id}"
 
 
+def this_month() -> date:
+    """The first day of the current month: the budget period a new budget starts in."""
+    return timezone.localdate().replace(day=1)
+
+
 class MemberBudget(models.Model):
     """A member's monthly credit limit. No row, or no limit, means the team balance is the limit."""
 
@@ -170,7 +176,9 @@ class MemberBudget(models.Model):
     monthly_limit = models.PositiveIntegerField(
         null=True, blank=True, help_text="Credits a month; empty for no limit."
     )
-    period = models.DateField(help_text="The first day of the month that `used` counts.")
+    period = models.DateField(
+        default=this_month, help_text="The first day of the month that `used` counts."
+    )
     used = models.PositiveIntegerField(default=0, help_text="Credits reserved or spent this month.")
 
     def __str__(self) -> str:
