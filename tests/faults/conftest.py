@@ -205,8 +205,14 @@ class WorkerProcess:
     def start(self, timeout: float = 30.0) -> WorkerProcess:
         self._log_file = self.log.open("ab")
         start_at = self.log.stat().st_size
+        # Its own process group, so a kill takes the embedded beat (-B forks it) down too.
         self.process = subprocess.Popen(
-            self.argv, env=self.env, cwd=ROOT, stdout=self._log_file, stderr=subprocess.STDOUT
+            self.argv,
+            env=self.env,
+            cwd=ROOT,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
         def ready() -> bool:
@@ -219,8 +225,9 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL: no warm shutdown, no cleanup, exactly as a crashed node."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
         self.process = None
         if self._log_file is not None:
@@ -229,7 +236,8 @@ class WorkerProcess:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(10)
         self.kill()
