@@ -1,4 +1,13 @@
-from django.contrib import admin
+"""The Django admin. Generations, their images and the ledger are records: read-only here. The
+one thing an admin sets is a member's monthly limit; what was used, and in which period, the
+ledger owns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
 
 from generations.models import Generation, GenerationImage, LedgerEntry, MemberBudget
 
@@ -9,11 +18,14 @@ class GenerationImageInline(admin.TabularInline[GenerationImage, Generation]):
     readonly_fields = ("position", "image", "width", "height")
     can_delete = False
 
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
 
 class LedgerEntryInline(admin.TabularInline[LedgerEntry, Generation]):
     model = LedgerEntry
     extra = 0
-    readonly_fields = ("phase", "kind", "credits", "created_at")
+    fields = readonly_fields = ("user", "phase", "kind", "credits", "created_at")
     can_delete = False
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
@@ -66,3 +78,17 @@ class MemberBudgetAdmin(admin.ModelAdmin[MemberBudget]):
     list_display = ("user", "monthly_limit", "used", "period")
     list_editable = ("monthly_limit",)
     list_select_related = ("user",)
+    readonly_fields = ("used", "period")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # The member is chosen once, when the budget is added.
+        return ("user", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: MemberBudget, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.monthly_limit is not None and obj.monthly_limit < obj.used:
+            messages.warning(
+                request,
+                f"{obj.user} has already used {obj.used} credits this month, more than the new "
+                f"limit of {obj.monthly_limit}: they cannot generate again until next month.",
+            )

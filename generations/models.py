@@ -146,6 +146,7 @@ class LedgerEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name_plural = "ledger entries"
         constraints = [
             models.UniqueConstraint(fields=["generation", "phase"], name="one_entry_per_phase"),
             models.CheckConstraint(

@@ -33,11 +33,43 @@ def test_it_lists_generations_with_filters_by_status_and_member(admin_client, al
 
 
 def test_it_adds_a_budget_for_a_member_with_this_month_filled_in(admin_client, alice):
-    page = admin_client.get("/admin/generations/memberbudget/add/").content.decode()
-    assert this_month().isoformat() in page
     response = admin_client.post(
-        "/admin/generations/memberbudget/add/",
-        {"user": alice.pk, "monthly_limit": 200, "period": this_month().isoformat(), "used": 0},
+        "/admin/generations/memberbudget/add/", {"user": alice.pk, "monthly_limit": 200}
     )
     assert response.status_code == 302
-    assert MemberBudget.objects.get(user=alice).monthly_limit == 200
+    budget = MemberBudget.objects.get(user=alice)
+    assert (budget.monthly_limit, budget.used, budget.period) == (200, 0, this_month())
+
+
+def test_it_keeps_used_and_period_out_of_an_admins_hands(admin_client, alice):
+    budget = MemberBudget.objects.create(user=alice, monthly_limit=100, used=40)
+    url = f"/admin/generations/memberbudget/{budget.pk}/change/"
+    response = admin_client.post(url, {"monthly_limit": 120, "used": 0, "period": "2020-01-01"})
+    assert response.status_code == 302
+    budget.refresh_from_db()
+    assert (budget.monthly_limit, budget.used, budget.period) == (120, 40, this_month())
+
+
+def test_it_warns_when_a_limit_is_set_below_what_was_used(admin_client, alice):
+    budget = MemberBudget.objects.create(user=alice, monthly_limit=100, used=40)
+    url = f"/admin/generations/memberbudget/{budget.pk}/change/"
+    response = admin_client.post(url, {"monthly_limit": 30}, follow=True)
+    assert "has already used 40 credits this month, more than the new limit of 30" in (
+        response.content.decode()
+    )
+
+
+def test_it_shows_a_generations_images_and_ledger_as_records(admin_client, alice):
+    generation = rows.generation(alice, status="succeeded", prompt="A red kite")
+    rows.ledger(generation, "reserve", 8)
+    page = admin_client.get(f"/admin/generations/generation/{generation.pk}/change/")
+    body = page.content.decode()
+    assert page.status_code == 200
+    # Without add permission the admin renders no empty row to copy ("Add another …").
+    assert 'id="images-empty"' not in body
+    assert 'id="ledger-empty"' not in body
+    assert 'name="ledger-0-user"' not in body  # no user picker on a ledger row
+
+
+def test_it_names_the_ledger_in_plain_english(admin_client):
+    assert "Ledger entries" in admin_client.get("/admin/").content.decode()
