@@ -35,6 +35,9 @@ celery_app.conf.update(task_default_queue=f"test-{uuid.uuid4().hex[:8]}")
 
 @pytest.fixture(autouse=True)
 def _isolated(settings: Any, tmp_path: Any) -> Iterator[None]:
+    # The named users are made for every test; the production hasher would spend most of a
+    # test's time on purpose-built slowness. Signing in still checks passwords, just quickly.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.RIVYA_BASE_URL = CLOSED_PORT_URL
     settings.RIVYA_API_KEY = TEST_API_KEY
