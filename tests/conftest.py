@@ -1,4 +1,5 @@
 """Shared fixtures: the named team (alice, bob, charlie), the simulator, and a Celery worker.
+Only fixtures live here; the helpers tests import are in ``tests/support.py``.
 
 The outside world is faked at one seam: the local Rivya simulator, started once per session on
 a loopback port. Outside the tests that ask for it, the app points at a closed port, so no test
@@ -8,7 +9,6 @@ can reach a simulator or API that happens to run on this machine.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,12 +19,9 @@ from django.core.cache import cache
 from django.test import Client
 
 from generations import rivya
-from generations.models import Generation
 from imagen_site.celery import app as celery_app
 from rivya_sim import Simulator
-
-TEST_API_KEY = "rvya_sk_test_0123456789"
-CLOSED_PORT_URL = "http://127.0.0.1:9"
+from tests.support import CLOSED_PORT_URL, TEST_API_KEY, make_user
 
 # Tests publish to their own queue, on an in-memory broker unless CELERY_BROKER_URL names a real
 # one (the production tier), so nothing reaches a worker outside this test run.
@@ -64,12 +61,6 @@ def sim(simulator: Simulator, settings: Any) -> Iterator[Simulator]:
     rivya.reset_client()
     yield simulator
     simulator.faults.reset()
-
-
-def make_user(username: str, *, staff: bool = False) -> User:
-    return User.objects.create_user(
-        username=username, password=f"{username}-password-42", is_staff=staff
-    )
 
 
 @pytest.fixture
@@ -121,19 +112,3 @@ def celery_worker(transactional_db: None) -> Iterator[Any]:
         celery_app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING"
     ) as worker:
         yield worker
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:
-    """Wait until ``predicate()`` is truthy; fail the test with what it last saw otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"gave up after {timeout} s waiting for {predicate}")
-
-
-def finished(generation_id: int) -> Generation | None:
-    generation = Generation.objects.get(pk=generation_id)
-    return generation if generation.is_finished else None

@@ -1,23 +1,17 @@
-"""Rows for view tests: generations in a given state, made directly (no API involved)."""
+"""Rows made directly in the database, in the state a test needs: no lifecycle, no API. For a
+generation made the app's way, see ``tests.support.new_generation``."""
 
 from __future__ import annotations
 
-import io
 import uuid
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.utils import timezone
-from PIL import Image
 
 from generations.models import Generation, LedgerEntry, Status
-
-
-def png_bytes(width: int = 64, height: int = 64) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), (40, 90, 160)).save(buffer, format="PNG")
-    return buffer.getvalue()
+from tests.support import png_bytes
 
 
 def generation(user: User, status: str = Status.SUCCEEDED, **fields: Any) -> Generation:
@@ -44,7 +38,7 @@ def generation(user: User, status: str = Status.SUCCEEDED, **fields: Any) -> Gen
     return row
 
 
-def ledger(row: Generation, kind: str, credits: int, when: Any = None) -> LedgerEntry:
+def ledger_entry(row: Generation, kind: str, credits: int, when: Any = None) -> LedgerEntry:
     """One ledger entry for ``row``, dated ``when`` (default: now)."""
     phase = LedgerEntry.Phase.RESERVATION if kind == "reserve" else LedgerEntry.Phase.SETTLEMENT
     entry = LedgerEntry.objects.create(

@@ -1,16 +1,75 @@
-"""Helpers the test files share: a generation saved as the create view saves it, and the
-lifecycle driven step by step as the Celery tasks would drive it, without their countdowns."""
+"""What the test files share, each said once. Fixtures are in ``tests/conftest.py`` (which takes
+its constants from here); rows put straight into the database are in ``tests/rows.py``.
+
+- The app's test settings: ``TEST_API_KEY``, ``CLOSED_PORT_URL``; the named users: ``make_user``.
+- Waiting for an event instead of sleeping: ``wait_for`` with ``finished`` or
+  ``wait_until_status``.
+- Generations made the app's way (``new_generation``) and the lifecycle driven step by step, as
+  the Celery tasks would drive it, without their countdowns (``make_due``, ``let_lease_run_out``,
+  ``run_until_finished``).
+- Both sides of the outcome: our ledger (``ledger_entries_of``), stored images and files
+  (``images_of``, ``media_files``), and the simulator's record (``remote_tasks_for``).
+- ``png_bytes``, ``screenshot``.
+"""
 
 from __future__ import annotations
 
+import io
+import time
 import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.models import User
 from django.utils import timezone
+from PIL import Image
 
 from generations import catalog, lifecycle
-from generations.models import Generation
-from tests.conftest import wait_for
+from generations.models import Generation, GenerationImage, LedgerEntry
+
+TEST_API_KEY = "rvya_sk_test_0123456789"
+CLOSED_PORT_URL = "http://127.0.0.1:9"
+
+
+def make_user(username: str, *, staff: bool = False) -> User:
+    return User.objects.create_user(
+        username=username, password=f"{username}-password-42", is_staff=staff
+    )
+
+
+# -- Waiting ---------------------------------------------------------------------------------------
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:
+    """Wait until ``predicate()`` is truthy and return it; fail the test otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"gave up after {timeout} s waiting for {predicate}")
+
+
+def finished(generation_id: int) -> Generation | None:
+    """The generation once it is finished, else None: ``wait_for(lambda: finished(pk))``."""
+    generation = Generation.objects.get(pk=generation_id)
+    return generation if generation.is_finished else None
+
+
+def wait_until_status(generation_id: int, *statuses: str, timeout: float = 20.0) -> Generation:
+    def reached() -> Generation | None:
+        generation = Generation.objects.get(pk=generation_id)
+        return generation if generation.status in statuses else None
+
+    found: Generation = wait_for(reached, timeout=timeout)
+    return found
+
+
+# -- Generations, the app's way --------------------------------------------------------------------
 
 
 def new_generation(
@@ -37,6 +96,13 @@ def make_due(generation: Generation | int) -> None:
     Generation.objects.filter(pk=pk).update(next_check_at=timezone.now())
 
 
+def let_lease_run_out(generation_id: int) -> None:
+    """Move the row's next check into the past, as if its worker's lease (90 s) had run out and
+    the reconciler's grace passed; what the reconciler does next is real."""
+    past = timezone.now() - lifecycle.RECONCILE_GRACE - timedelta(seconds=1)
+    Generation.objects.filter(pk=generation_id).update(next_check_at=past)
+
+
 def run_until_finished(
     generation: Generation | int,
     timeout: float = 15.0,
@@ -60,3 +126,49 @@ def run_until_finished(
 
     wait_for(advance, timeout=timeout, every=0.05)
     return Generation.objects.get(pk=pk)
+
+
+# -- Both sides of the outcome ---------------------------------------------------------------------
+
+
+def ledger_entries_of(generation: Generation) -> list[tuple[str, int]]:
+    """Our side of the money: (kind, credits) of each ledger entry, the reservation first. The
+    database allows one entry per phase, and each kind belongs to one phase."""
+    rows = LedgerEntry.objects.filter(generation_id=generation.pk).order_by("phase")
+    return list(rows.values_list("kind", "credits"))
+
+
+RESERVED_AND_CHARGED = [("reserve", 8), ("charge", 8)]
+RESERVED_AND_RELEASED = [("reserve", 8), ("release", 8)]
+
+
+def images_of(generation: Generation) -> int:
+    return GenerationImage.objects.filter(generation_id=generation.pk).count()
+
+
+def media_files(folder: str = "") -> list[str]:
+    """Every file under ``folder`` of the media root, relative to the media root."""
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(str(p.relative_to(root)) for p in (root / folder).rglob("*") if p.is_file())
+
+
+def remote_tasks_for(sim: Any, generation: Generation) -> list[Any]:
+    """The simulator's side: every task it created under this generation's Idempotency-Key."""
+    return list(sim.state.tasks_by_key(str(generation.uuid)))
+
+
+# -- Pictures --------------------------------------------------------------------------------------
+
+
+def png_bytes(width: int = 64, height: int = 64) -> bytes:
+    """A real PNG of one colour."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (40, 90, 160)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Keep a picture of a browser page for a person to look at (test-artifacts/ is gitignored)."""
+    artifacts = Path(settings.BASE_DIR) / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)

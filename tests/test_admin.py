@@ -7,7 +7,7 @@ from django.test import Client
 
 from generations.models import MemberBudget, this_month
 from tests import rows
-from tests.conftest import make_user
+from tests.support import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ def test_it_warns_when_a_limit_is_set_below_what_was_used(admin_client, alice):
 
 def test_it_shows_a_generations_images_and_ledger_as_records(admin_client, alice):
     generation = rows.generation(alice, status="succeeded", prompt="A red kite")
-    rows.ledger(generation, "reserve", 8)
+    rows.ledger_entry(generation, "reserve", 8)
     page = admin_client.get(f"/admin/generations/generation/{generation.pk}/change/")
     body = page.content.decode()
     assert page.status_code == 200

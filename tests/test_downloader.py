@@ -15,12 +15,8 @@ from PIL import Image
 from generations import downloader
 from generations.downloader import UnsafeResult, fetch_image
 from rivya_sim.images import bomb_png
-from tests.faults.helpers_security import (
-    hostile_server,
-    png_bytes,
-    recording_connections,
-    resolver_to,
-)
+from tests.faults.network import hostile_server, recording_connections, resolver_to
+from tests.support import png_bytes
 
 TRUSTED = "http://127.0.0.1:9"  # the API's origin in these tests; nothing listens there
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from generations import lifecycle
 from generations.models import Generation, GenerationImage, LedgerEntry, Status
-from tests.support import make_due, new_generation, run_until_finished
+from tests.support import ledger_entries_of, make_due, new_generation, run_until_finished
 
 pytestmark = pytest.mark.django_db
 
@@ -160,10 +160,6 @@ def test_it_expires_a_generation_past_its_budget_after_one_last_look(sim, alice,
     assert LedgerEntry.objects.filter(generation=generation, kind="release").count() == 1
 
 
-def ledger(generation: Generation) -> list[tuple[str, int]]:
-    return sorted(LedgerEntry.objects.filter(generation=generation).values_list("kind", "credits"))
-
-
 def test_it_gives_up_on_a_silent_api_but_keeps_looking_for_a_late_result(sim, alice, settings):
     settings.POLL_MAX_ERRORS = 2
     generation = new_generation(alice, prompt="Fog over the bay [sim:never]")
@@ -176,7 +172,7 @@ def test_it_gives_up_on_a_silent_api_but_keeps_looking_for_a_late_result(sim, al
     assert generation.status == Status.FAILED
     assert generation.error_code == "lost_contact"
     assert "If Rivya finishes it after all, it will still appear here" in generation.error_message
-    assert ledger(generation) == [("release", 8), ("reserve", 8)]
+    assert ledger_entries_of(generation) == [("reserve", 8), ("release", 8)]
     assert generation.next_check_at is not None  # the reconciler will look again
 
     sim.faults.reset()
@@ -189,7 +185,7 @@ def test_it_gives_up_on_a_silent_api_but_keeps_looking_for_a_late_result(sim, al
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED
     assert generation.next_check_at is None
-    assert ledger(generation) == [("charge", 8), ("reserve", 8)]
+    assert ledger_entries_of(generation) == [("reserve", 8), ("charge", 8)]
     assert sim.state.credits_charged == 8
     assert sim.state.creates_total == 1
 
@@ -212,7 +208,7 @@ def test_it_looks_for_a_late_result_until_rivya_gives_a_final_answer(sim, alice,
     assert generation.status == Status.FAILED
     assert generation.next_check_at is None  # final: no more looks
     assert generation.pk not in [row[0] for row in lifecycle.overdue_generations()]
-    assert ledger(generation) == [("release", 8), ("reserve", 8)]
+    assert ledger_entries_of(generation) == [("reserve", 8), ("release", 8)]
 
 
 def test_it_stops_looking_a_day_after_giving_up(sim, alice, settings):

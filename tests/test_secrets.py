@@ -14,7 +14,7 @@ from django.forms.models import model_to_dict
 from django.test import Client
 
 from generations.models import Generation, LedgerEntry, Status, WebhookEvent
-from tests.conftest import TEST_API_KEY, finished, wait_for
+from tests.support import TEST_API_KEY, finished, wait_for
 
 pytestmark = [pytest.mark.slow]
 

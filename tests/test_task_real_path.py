@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from generations.models import Generation, LedgerEntry, Status
-from tests.conftest import finished, wait_for
+from tests.support import finished, wait_for
 
 pytestmark = [pytest.mark.slow]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from generations.models import Generation, LedgerEntry, Status
-from tests.rows import generation, ledger
+from tests.rows import generation, ledger_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -18,8 +18,8 @@ def bob_client(bob, client):
 
 def finished_with_ledger(user):
     row = generation(user, prompt="To be deleted")
-    ledger(row, "reserve", 8)
-    ledger(row, "charge", 8)
+    ledger_entry(row, "reserve", 8)
+    ledger_entry(row, "charge", 8)
     return row
 
 

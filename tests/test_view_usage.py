@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from generations.models import Status
-from tests.rows import generation, ledger
+from tests.rows import generation, ledger_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -32,13 +32,13 @@ def march_ledger(alice, bob):
     the 11th (a failure); alice: 8 still reserved on the 12th (in flight)."""
     for day in (10, 11):
         row = generation(alice, created_at=noon(day))
-        ledger(row, "reserve", 8, noon(day))
-        ledger(row, "charge", 8, noon(day))
+        ledger_entry(row, "reserve", 8, noon(day))
+        ledger_entry(row, "charge", 8, noon(day))
     failed = generation(bob, Status.FAILED, credits_reserved=12, created_at=noon(11))
-    ledger(failed, "reserve", 12, noon(11))
-    ledger(failed, "release", 12, noon(11))
+    ledger_entry(failed, "reserve", 12, noon(11))
+    ledger_entry(failed, "release", 12, noon(11))
     pending = generation(alice, Status.PROCESSING, created_at=noon(12))
-    ledger(pending, "reserve", 8, noon(12))
+    ledger_entry(pending, "reserve", 8, noon(12))
 
 
 def cells(body: str, first: str) -> list[str]:

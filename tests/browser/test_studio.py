@@ -11,9 +11,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from generations.models import Generation, Status
-from tests.browser.conftest import screenshot
-from tests.conftest import finished, wait_for
 from tests.rows import generation
+from tests.support import finished, screenshot, wait_for
 
 pytestmark = [pytest.mark.browser]
 

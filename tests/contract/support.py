@@ -1,4 +1,4 @@
-"""Contract-test helpers: a client on a fake transport, and the lifecycle driven by hand."""
+"""The app's Rivya client on a fake transport, for answers the simulator cannot give."""
 
 from __future__ import annotations
 
@@ -8,12 +8,8 @@ from typing import Any
 
 import httpx
 
-from generations.models import Generation, LedgerEntry
 from generations.rivya import RivyaClient
-from tests.conftest import TEST_API_KEY
-from tests.support import make_due, new_generation, run_until_finished
-
-__all__ = ["make_due", "new_generation", "run_until_finished"]
+from tests.support import TEST_API_KEY
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -34,8 +30,3 @@ def answering(status: int, body: Any, headers: dict[str, str] | None = None) -> 
         return httpx.Response(status, content=content, headers=headers)
 
     return handle
-
-
-def ledger(generation: Generation) -> list[tuple[str, int]]:
-    rows = LedgerEntry.objects.filter(generation=generation).values_list("kind", "credits")
-    return sorted(rows)

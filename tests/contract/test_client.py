@@ -13,8 +13,8 @@ import pytest
 
 from generations import rivya
 from generations.rivya import ERROR_POLICIES, RivyaError, get_client
-from tests.conftest import CLOSED_PORT_URL, TEST_API_KEY
 from tests.contract.support import answering, mock_client
+from tests.support import CLOSED_PORT_URL, TEST_API_KEY
 
 TASK = {"id": "task_1", "status": "queued", "model": "google-imagen4", "reserved_credits": 8}
 

@@ -14,8 +14,13 @@ from django.utils import timezone
 
 from generations import catalog, lifecycle, rivya
 from generations.models import Generation, GenerationImage, Status
-from tests.conftest import TEST_API_KEY
-from tests.contract.support import ledger, make_due, new_generation, run_until_finished
+from tests.support import (
+    TEST_API_KEY,
+    ledger_entries_of,
+    make_due,
+    new_generation,
+    run_until_finished,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +35,7 @@ def assert_charged_once(sim, generation: Generation, credits: int = 8) -> None:
     assert len(remote_tasks(sim, generation)) == 1
     assert sim.state.creates_total == 1
     assert sim.state.credits_charged == credits
-    assert ledger(generation) == [("charge", credits), ("reserve", credits)]
+    assert ledger_entries_of(generation) == [("reserve", credits), ("charge", credits)]
 
 
 def assert_released_once(sim, generation: Generation, tasks: int = 0) -> None:
@@ -39,7 +44,7 @@ def assert_released_once(sim, generation: Generation, tasks: int = 0) -> None:
     assert len(remote_tasks(sim, generation)) == tasks
     assert sim.state.credits_charged == 0
     assert sim.state.credits_reserved_open == 0
-    assert ledger(generation) == [("release", 8), ("reserve", 8)]
+    assert ledger_entries_of(generation) == [("reserve", 8), ("release", 8)]
 
 
 # -- Waiting when asked to ------------------------------------------------------------------
@@ -268,7 +273,7 @@ def test_it_says_the_model_is_gone_when_rivya_refuses_it(sim, alice, switch):
         "This model is not available at Rivya any more. Pick another model and try again."
     )
     assert generation.status == Status.FAILED
-    assert ledger(generation) == [("release", 12), ("reserve", 12)]
+    assert ledger_entries_of(generation) == [("reserve", 12), ("release", 12)]
     assert "google-imagen4-ultra" not in {m.id for m in catalog.available_models()}
     assert "google-imagen4-ultra" in {m.id for m in catalog.unoffered_models()}
 
@@ -280,7 +285,7 @@ def test_it_sends_nothing_for_a_model_the_list_already_marks_gone(sim, alice):
     generation = run_until_finished(generation)
     assert sim.state.create_requests == 0
     assert generation.error_code == "model_unavailable"
-    assert ledger(generation) == [("release", 4), ("reserve", 4)]
+    assert ledger_entries_of(generation) == [("reserve", 4), ("release", 4)]
 
 
 def test_other_models_keep_working_when_one_is_gone(sim, alice):
@@ -313,7 +318,7 @@ def test_a_generation_rivya_never_finishes_ends_within_its_budget(sim, alice, se
     generation.refresh_from_db()
     assert generation.error_code == "timed_out"
     assert "did not finish this image within" in generation.error_message
-    assert ledger(generation) == [("release", 8), ("reserve", 8)]
+    assert ledger_entries_of(generation) == [("reserve", 8), ("release", 8)]
 
 
 def test_a_late_result_is_recorded_once_without_a_second_charge(sim, alice, settings):

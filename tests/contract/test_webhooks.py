@@ -16,8 +16,7 @@ from standardwebhooks import Webhook
 
 from generations import lifecycle, tasks
 from generations.models import Generation, GenerationImage, Status, WebhookEvent
-from tests.conftest import finished, wait_for
-from tests.contract.support import ledger, new_generation
+from tests.support import finished, ledger_entries_of, new_generation, wait_for
 
 SECRET = "whsec_" + base64.b64encode(b"contract-tests-webhook-secret!!").decode()
 
@@ -57,7 +56,7 @@ def test_a_webhook_makes_the_app_check_the_task_at_once(webhooks_on, celery_work
     assert [(w.type, w.status_code) for w in sim.state.webhooks_sent] == [
         ("generation.succeeded", 200)
     ]
-    assert ledger(done) == [("charge", 8), ("reserve", 8)]
+    assert ledger_entries_of(done) == [("reserve", 8), ("charge", 8)]
     assert sim.state.credits_charged == 8
 
 
@@ -67,7 +66,7 @@ def test_a_failed_webhook_fails_the_generation_at_once(webhooks_on, celery_worke
     done = wait_for(lambda: finished(generation.pk), timeout=60)
     assert done.status == Status.FAILED
     assert done.error_code == "generation_failed"
-    assert ledger(done) == [("release", 8), ("reserve", 8)]
+    assert ledger_entries_of(done) == [("reserve", 8), ("release", 8)]
 
 
 @pytest.mark.parametrize("mode", ["bad_signature", "stale_timestamp"])
@@ -95,7 +94,7 @@ def test_a_replayed_webhook_is_ignored(webhooks_on, celery_worker, alice):
     assert WebhookEvent.objects.count() == 1
     done = wait_for(lambda: finished(generation.pk), timeout=60)
     assert done.status == Status.SUCCEEDED
-    assert ledger(done) == [("charge", 8), ("reserve", 8)]
+    assert ledger_entries_of(done) == [("reserve", 8), ("charge", 8)]
 
 
 # -- Signed by hand: what the simulator does not send ------------------------------------------

@@ -1,5 +1,5 @@
-"""FAULTS.md 21-25: members reaching what is not theirs, CSRF, lockout, bad form input, and the
-production settings."""
+"""Fault tests, items 21-25 of docs/reliability.md: members reaching what is not theirs, CSRF,
+lockout, bad form input, and the production settings."""
 
 from __future__ import annotations
 

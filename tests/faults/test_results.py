@@ -1,6 +1,7 @@
-"""FAULTS.md 17-19: hostile result URLs and bodies, through the whole lifecycle against the
-simulator. Names that must resolve to private addresses are resolved in-process; the connection
-guard refuses anything off loopback, so no test sends traffic there even when it fails."""
+"""Fault tests, items 17-19 of docs/reliability.md: hostile result URLs and bodies, through the
+whole lifecycle against the simulator. Names that must resolve to private addresses are resolved
+in-process; the connection guard refuses anything off loopback, so no test sends traffic there
+even when it fails."""
 
 from __future__ import annotations
 
@@ -17,13 +18,8 @@ import pytest
 from generations import downloader
 from generations.models import LedgerEntry, Status
 from generations.rivya import RivyaClient
-from tests.faults.helpers_security import (
-    media_files,
-    new_generation,
-    recording_connections,
-    resolver_to,
-    run_until_finished,
-)
+from tests.faults.network import recording_connections, resolver_to
+from tests.support import media_files, new_generation, run_until_finished
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +66,7 @@ def test_it_fails_a_result_pointing_at_a_private_or_plain_http_address(sim, alic
     assert reason in generation.error_message
     assert "could not be saved safely" in generation.error_message
     assert set(log.attempts) <= {("127.0.0.1", sim_port(sim))}  # only the API itself
-    assert media_files(generation_media_root()) == []
+    assert media_files() == []
 
 
 @pytest.mark.fault(17)
@@ -111,12 +107,6 @@ def test_it_follows_a_redirect_that_stays_with_the_api(sim, alice):
 # -- 18: too big, too slow, lying ---------------------------------------------------------
 
 
-def generation_media_root() -> str:
-    from django.conf import settings
-
-    return str(settings.MEDIA_ROOT)
-
-
 @pytest.mark.fault(18)
 @pytest.mark.parametrize(
     ("marker", "reason"),
@@ -137,7 +127,7 @@ def test_it_aborts_a_result_that_is_too_big_or_too_slow_within_the_deadline(
     assert generation.status == Status.FAILED
     assert reason in generation.error_message
     assert elapsed < 2.0 + 3.0  # the deadline, plus the simulator's 0.3 s and a few polls
-    assert media_files(settings.MEDIA_ROOT) == []  # nothing half-written
+    assert media_files() == []  # nothing half-written
     kinds = set(LedgerEntry.objects.values_list("kind", flat=True))
     assert "release" in kinds or "charge" in kinds  # the reservation was settled
 
@@ -151,7 +141,7 @@ def test_it_stops_reading_a_body_longer_than_the_cap_without_a_declared_length(
     generation, _ = run_hostile(sim, alice, "Slow river [sim:lie_length]")
     assert generation.status == Status.FAILED
     assert "over the 500 byte cap" in generation.error_message
-    assert media_files(settings.MEDIA_ROOT) == []
+    assert media_files() == []
 
 
 # -- 19: not an image, or a bomb ----------------------------------------------------------
@@ -166,12 +156,12 @@ def test_it_stops_reading_a_body_longer_than_the_cap_without_a_declared_length(
         ("[sim:bomb]", "could not be decoded"),
     ],
 )
-def test_it_refuses_a_result_that_is_not_a_safe_image(sim, alice, settings, marker, reason):
+def test_it_refuses_a_result_that_is_not_a_safe_image(sim, alice, marker, reason):
     generation, _ = run_hostile(sim, alice, f"Odd one {marker}")
     assert generation.status == Status.FAILED
     assert generation.error_code == "result_unsafe"
     assert reason in generation.error_message
-    assert media_files(settings.MEDIA_ROOT) == []
+    assert media_files() == []
 
 
 MEASURE = r"""

@@ -1,5 +1,6 @@
-"""FAULTS.md 1-8: submitting. The simulator's fault switches play Rivya's failures; both sides
-are checked: our rows and ledger, and the simulator's record of tasks and credits."""
+"""Fault tests, items 1-8 of docs/reliability.md: submitting. The simulator's fault switches
+play Rivya's failures; both sides are checked: our rows and ledger, and the simulator's record of
+tasks and credits."""
 
 from __future__ import annotations
 
@@ -14,15 +15,17 @@ from django.test import Client
 
 from generations import lifecycle, tasks
 from generations.models import Generation, LedgerEntry, MemberBudget, Status
-from tests.conftest import TEST_API_KEY, finished, wait_for
-from tests.faults.conftest import let_lease_run_out
-from tests.faults.support import (
+from tests.support import (
     RESERVED_AND_CHARGED,
     RESERVED_AND_RELEASED,
+    TEST_API_KEY,
+    finished,
     images_of,
-    ledger_of,
+    ledger_entries_of,
+    let_lease_run_out,
     new_generation,
     remote_tasks_for,
+    wait_for,
 )
 
 
@@ -65,7 +68,7 @@ def test_it_makes_one_generation_and_one_task_from_two_submits_at_once(
     wait_for(lambda: finished(generation.pk), timeout=60)
     assert len(remote_tasks_for(sim, generation)) == 1
     assert sim.state.creates_total == 1
-    assert ledger_of(generation) == RESERVED_AND_CHARGED
+    assert ledger_entries_of(generation) == RESERVED_AND_CHARGED
 
 
 @pytest.mark.fault(2)
@@ -82,7 +85,7 @@ def test_it_gets_the_same_task_when_the_create_answer_was_lost(sim, workers, ali
     assert sim.state.create_requests == 2
     assert [t.id for t in remote_tasks_for(sim, generation)] == [generation.remote_task_id]
     assert sim.state.creates_total == 1
-    assert ledger_of(generation) == RESERVED_AND_CHARGED
+    assert ledger_entries_of(generation) == RESERVED_AND_CHARGED
     assert sim.state.credits_charged == 8
     assert images_of(generation) == 1
 
@@ -142,9 +145,9 @@ def test_it_backs_off_with_jitter_then_fails_clearly_and_releases_once(kind, sim
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
     assert "so we stopped trying" in generation.error_message
-    assert ledger_of(generation) == RESERVED_AND_RELEASED
+    assert ledger_entries_of(generation) == RESERVED_AND_RELEASED
     lifecycle.fail_unexpectedly(generation.pk)  # a late second attempt to fail changes nothing
-    assert ledger_of(generation) == RESERVED_AND_RELEASED
+    assert ledger_entries_of(generation) == RESERVED_AND_RELEASED
     assert sim.state.creates_total == 0
 
 
@@ -165,7 +168,7 @@ def test_it_does_not_retry_a_request_rivya_rejects_and_says_what_to_change(sim, 
     assert generation.error_code == "validation_failed"
     assert "Change them and try again" in generation.error_message
     assert "aspect_ratio" in generation.error_message
-    assert ledger_of(generation) == RESERVED_AND_RELEASED
+    assert ledger_entries_of(generation) == RESERVED_AND_RELEASED
     assert budget_used(alice) == 0  # nothing stays reserved
     assert sim.state.creates_total == 0
 
@@ -186,7 +189,7 @@ def test_it_tells_the_member_and_the_admins_when_credits_run_out(sim, alice, cap
     assert "An admin has been told" in generation.error_message
     assert "Add credits" in generation.admin_message
     assert any("needs an admin" in r.getMessage() for r in caplog.records)
-    assert ledger_of(generation) == RESERVED_AND_RELEASED
+    assert ledger_entries_of(generation) == RESERVED_AND_RELEASED
     assert budget_used(alice) == 0
     assert sim.state.credits_charged == 0
 
@@ -241,4 +244,4 @@ def test_it_fails_fast_on_a_refused_key_and_never_shows_the_key(
     ]
     told = [generation.error_message, generation.admin_message, caplog.text, *pages]
     assert not [text for text in told if TEST_API_KEY in text]
-    assert ledger_of(generation) == RESERVED_AND_RELEASED
+    assert ledger_entries_of(generation) == RESERVED_AND_RELEASED

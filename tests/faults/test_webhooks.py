@@ -1,5 +1,6 @@
-"""FAULTS.md 20: a webhook is believed only when it is signed, fresh and new; then it only asks
-a worker to check the task now. Anything else is refused or ignored, and nothing changes."""
+"""Fault tests, item 20 of docs/reliability.md: a webhook is believed only when it is signed,
+fresh and new; then it only asks a worker to check the task now. Anything else is refused or
+ignored, and nothing changes."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from standardwebhooks import Webhook
 
 from generations import lifecycle
 from generations.models import Generation, LedgerEntry, Status, WebhookEvent
-from tests.faults.helpers_security import new_generation
+from tests.support import new_generation
 
 pytestmark = pytest.mark.django_db
 

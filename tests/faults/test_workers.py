@@ -1,6 +1,7 @@
-"""FAULTS.md 9-16: workers, broker and database. Real worker processes, killed with SIGKILL at
-the named moment; private brokers stopped and started again; real database locks and cut
-connections. Both sides are checked: our rows and ledger, and the simulator's own record."""
+"""Fault tests, items 9-16 of docs/reliability.md: workers, broker and database. Real worker
+processes, killed with SIGKILL at the named moment; private brokers stopped and started again;
+real database locks and cut connections. Both sides are checked: our rows and ledger, and the
+simulator's own record."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -23,23 +23,22 @@ from standardwebhooks import Webhook
 
 from generations import lifecycle, tasks
 from generations.models import Generation, Status
-from tests.conftest import finished, wait_for
-from tests.faults.conftest import Broker, RedisServer, let_lease_run_out, wait_until_status
-from tests.faults.support import (
+from tests.faults.processes import Broker, RedisServer
+from tests.support import (
     RESERVED_AND_CHARGED,
     RESERVED_AND_RELEASED,
+    finished,
     images_of,
-    ledger_of,
+    ledger_entries_of,
+    let_lease_run_out,
+    media_files,
     new_generation,
     remote_tasks_for,
+    wait_for,
+    wait_until_status,
 )
 
 pytestmark = [pytest.mark.slow]
-
-
-def media_files(folder: str) -> list[Path]:
-    root = Path(settings.MEDIA_ROOT) / folder
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
 def assert_one_charged_result(sim, generation: Generation) -> None:
@@ -49,7 +48,7 @@ def assert_one_charged_result(sim, generation: Generation) -> None:
     remote = remote_tasks_for(sim, generation)
     assert [t.id for t in remote] == [generation.remote_task_id]
     assert images_of(generation) == 1
-    assert ledger_of(generation) == RESERVED_AND_CHARGED
+    assert ledger_entries_of(generation) == RESERVED_AND_CHARGED
     assert sim.state.credits_charged == 8
 
 
@@ -202,7 +201,7 @@ def test_it_checks_every_unfinished_generation_again_after_a_broker_restart(
         generation.refresh_from_db()
         assert generation.status == Status.SUCCEEDED, generation.error_message
         assert [t.id for t in remote_tasks_for(sim, generation)] == [generation.remote_task_id]
-        assert ledger_of(generation) == RESERVED_AND_CHARGED
+        assert ledger_entries_of(generation) == RESERVED_AND_CHARGED
     # The last poll was due ~2.5 s after processing; the reconciler waits 10 s past a due check
     # and runs every second: all must be seen again well within this.
     assert took < 30, f"took {took:.1f} s"
@@ -309,12 +308,12 @@ def test_it_stops_retrying_a_task_that_keeps_failing_and_fails_only_that_generat
     assert "Something went wrong on our side" in doomed.error_message
     assert worker.output().count("fault 15: this row cannot be claimed") >= 4  # 1 + 3 retries
     assert "retry: Retry in" in worker.output()
-    assert ledger_of(doomed) == RESERVED_AND_RELEASED
+    assert ledger_entries_of(doomed) == RESERVED_AND_RELEASED
     assert remote_tasks_for(sim, doomed) == []
     for generation in healthy:
         generation.refresh_from_db()
         assert generation.status == Status.SUCCEEDED
-        assert ledger_of(generation) == RESERVED_AND_CHARGED
+        assert ledger_entries_of(generation) == RESERVED_AND_CHARGED
 
 
 @pytest.mark.fault(16)
@@ -333,7 +332,7 @@ def test_it_fails_a_generation_past_its_time_budget_and_records_a_late_result_on
     assert generation.status == Status.FAILED
     assert generation.error_code == "timed_out"
     assert "did not finish this image within 30 minutes" in generation.error_message
-    assert ledger_of(generation) == RESERVED_AND_RELEASED
+    assert ledger_entries_of(generation) == RESERVED_AND_RELEASED
 
     sim.finish_task(generation.remote_task_id)  # Rivya finishes after all (a webhook says so)
     lifecycle.poll(generation.pk, force=True)
@@ -342,7 +341,7 @@ def test_it_fails_a_generation_past_its_time_budget_and_records_a_late_result_on
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED
     assert images_of(generation) == 1
-    assert ledger_of(generation) == RESERVED_AND_CHARGED
+    assert ledger_entries_of(generation) == RESERVED_AND_CHARGED
     assert sim.state.credits_charged == 8
     assert len(remote_tasks_for(sim, generation)) == 1
 
@@ -394,6 +393,6 @@ def test_it_makes_one_transition_download_and_settlement_when_webhook_and_poll_r
         generation.refresh_from_db()
         assert generation.status == Status.SUCCEEDED
         assert images_of(generation) == 1
-        assert ledger_of(generation) == RESERVED_AND_CHARGED
+        assert ledger_entries_of(generation) == RESERVED_AND_CHARGED
     assert download_counter() == len(generations)  # one download each, counted by the simulator
     assert sim.state.credits_charged == 8 * len(generations)

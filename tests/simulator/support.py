@@ -1,13 +1,13 @@
-"""Helpers shared by the simulator's tests (no Django)."""
+"""Helpers for the simulator's own tests, which talk to ``rivya_sim`` over HTTP only."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from tests.support import wait_for
 
 API_KEY = "rvya_sk_test_simulator"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -29,25 +29,14 @@ def post(url: str, **options: Any) -> httpx.Response:
         return http.post(url, **options)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll ``predicate`` until it is truthy; fail the test otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"gave up after {timeout} s waiting for {predicate}")
-
-
-def finished(client: httpx.Client, task_id: str, timeout: float = 5.0) -> dict[str, Any]:
+def wait_until_finished(client: httpx.Client, task_id: str, timeout: float = 5.0) -> dict[str, Any]:
     """Poll the task until it is terminal and return it."""
 
     def terminal() -> dict[str, Any] | None:
         task: dict[str, Any] = client.get(f"/api/v1/generations/{task_id}").json()
         return task if task["status"] in ("succeeded", "failed") else None
 
-    result: dict[str, Any] = wait_for(terminal, timeout)
+    result: dict[str, Any] = wait_for(terminal, timeout=timeout)
     return result
 
 

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from rivya_sim import Simulator
-from tests.simulator.support import API_KEY, finished, get, post, wait_for
+from tests.simulator.support import API_KEY, get, post, wait_until_finished
+from tests.support import wait_for
 
 IMAGEN_RATIOS = ["1:1", "16:9", "9:16", "3:4", "4:3"]
 
@@ -262,7 +263,7 @@ def test_it_refuses_with_402_when_credits_are_short(sim, create):
 
 
 def test_it_settles_a_success_at_the_reserved_amount(sim, client, create):
-    task = finished(client, create().json()["id"])
+    task = wait_until_finished(client, create().json()["id"])
     assert task["status"] == "succeeded"
     assert task["final_credits"] == task["reserved_credits"] == 8
     assert sim.state.credits_current == 100_000 - 8
@@ -270,7 +271,7 @@ def test_it_settles_a_success_at_the_reserved_amount(sim, client, create):
 
 
 def test_it_refunds_a_failed_task(sim, client, create):
-    task = finished(client, create(prompt="Nope [sim:fail]").json()["id"])
+    task = wait_until_finished(client, create(prompt="Nope [sim:fail]").json()["id"])
     assert task["status"] == "failed"
     assert task["final_credits"] == 0
     assert task["result"] is None
@@ -368,13 +369,13 @@ def test_it_uses_the_delay_marker_then_the_delay_fault(sim, client, create):
     sim.faults.delay = 0.1
     by_fault = create(prompt="p1").json()["id"]
     by_marker = create(prompt="p2 [sim:delay=0.05]").json()["id"]
-    assert finished(client, by_fault)["status"] == "succeeded"
-    assert finished(client, by_marker)["status"] == "succeeded"
+    assert wait_until_finished(client, by_fault)["status"] == "succeeded"
+    assert wait_until_finished(client, by_marker)["status"] == "succeeded"
     assert sim.state.task(by_marker).delay == 0.05
 
 
 def test_it_gives_result_urls_on_its_own_origin(sim, client, create):
-    task = finished(client, create().json()["id"])
+    task = wait_until_finished(client, create().json()["id"])
     url = f"{sim.base_url}/results/{task['id']}/1.png"
     assert task["result"] == {"primary_url": url, "urls": [url]}
 

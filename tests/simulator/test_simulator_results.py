@@ -12,7 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.simulator.support import finished
+from tests.simulator.support import wait_until_finished
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +25,7 @@ def succeed(client, create):
     """Create a task with these fields, wait for it, return the finished task object."""
 
     def run(**fields: Any) -> dict[str, Any]:
-        return finished(client, create(**fields).json()["id"])
+        return wait_until_finished(client, create(**fields).json()["id"])
 
     return run
 
@@ -80,7 +80,7 @@ def test_it_applies_the_result_mode_to_tasks_created_while_set(sim, client, crea
     sim.faults.result_mode = "fail"
     failing = create().json()["id"]
     sim.faults.result_mode = "ok"
-    assert finished(client, failing)["status"] == "failed"
+    assert wait_until_finished(client, failing)["status"] == "failed"
 
 
 def test_it_serves_two_different_pictures_in_multi_mode(client, succeed):

@@ -10,7 +10,8 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from rivya_sim import Simulator
-from tests.simulator.support import API_KEY, WEBHOOK_SECRET, Receiver, finished, post, wait_for
+from tests.simulator.support import API_KEY, WEBHOOK_SECRET, Receiver, post, wait_until_finished
+from tests.support import wait_for
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def test_it_can_replay_the_same_event(sim, create, hooked):
 
 def test_it_can_send_nothing(sim, client, create, hooked):
     sim.faults.webhook_mode = "none"
-    finished(client, create().json()["id"])
+    wait_until_finished(client, create().json()["id"])
     assert sim.wait_for_webhooks()
     time.sleep(0.1)
     assert hooked.received == []

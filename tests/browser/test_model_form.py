@@ -6,13 +6,11 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import new_page  # noqa: F401 - the fixture, shared
-
 pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture
-def form(sim, live_server, alice, new_page):  # noqa: F811
+def form(sim, live_server, alice, new_page):
     sim.state.set_credits(10)  # enough for Imagen 4 (8), not for Imagen 4 Ultra (12)
     page = new_page(alice)
     page.goto(f"{live_server.url}/")

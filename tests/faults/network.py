@@ -1,10 +1,10 @@
-"""Helpers for the security tests: a loopback server with hostile answers, a connection recorder
-and resolvers that point names wherever a test needs, without sending traffic off loopback."""
+"""The network as the fault tests meet it: a loopback server with hostile answers, a connection
+recorder, and resolvers that point names wherever a test needs, without sending traffic off
+loopback."""
 
 from __future__ import annotations
 
 import gzip
-import io
 import ipaddress
 import socket
 import threading
@@ -16,17 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from PIL import Image
-
-from tests.support import new_generation, run_until_finished
-
-__all__ = ["new_generation", "run_until_finished"]
-
-
-def png_bytes(size: tuple[int, int] = (32, 24)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (200, 90, 40)).save(out, "PNG")
-    return out.getvalue()
+from tests.support import png_bytes
 
 
 @dataclass
@@ -105,10 +95,10 @@ class HostileHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def route_png(self, query: dict[str, str]) -> None:
-        self._send(200, png_bytes(), "image/png")
+        self._send(200, png_bytes(32, 24), "image/png")
 
     def route_gzip(self, query: dict[str, str]) -> None:
-        self._send(200, gzip.compress(png_bytes()), "image/png", Content_Encoding="gzip")
+        self._send(200, gzip.compress(png_bytes(32, 24)), "image/png", Content_Encoding="gzip")
 
     def route_redirect(self, query: dict[str, str]) -> None:
         self.send_response(302)
@@ -180,11 +170,3 @@ def hostile_server() -> Iterator[HostileServer]:
         server.stop.set()
         server.shutdown()
         server.server_close()
-
-
-def media_files(root: str) -> list[str]:
-    """Every file under the media root, relative to it."""
-    from pathlib import Path
-
-    base = Path(root)
-    return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
