@@ -21,7 +21,7 @@ from django.test import Client
 from generations import rivya
 from imagen_site.celery import app as celery_app
 from rivya_sim import Simulator
-from tests.support import CLOSED_PORT_URL, TEST_API_KEY, make_user
+from tests.support import CLOSED_PORT_URL, TEST_API_KEY, make_user, signed_in
 
 # Tests publish to their own queue, on an in-memory broker unless CELERY_BROKER_URL names a real
 # one (the production tier), so nothing reaches a worker outside this test run.
@@ -81,9 +81,17 @@ def charlie(db: None) -> User:
 
 @pytest.fixture
 def alice_client(alice: User) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
+    return signed_in(alice)
+
+
+@pytest.fixture
+def bob_client(bob: User) -> Client:
+    return signed_in(bob)
+
+
+@pytest.fixture
+def charlie_client(charlie: User) -> Client:
+    return signed_in(charlie)
 
 
 @pytest.fixture

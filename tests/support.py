@@ -1,7 +1,8 @@
 """What the test files share, each said once. Fixtures are in ``tests/conftest.py`` (which takes
-its constants from here); rows put straight into the database are in ``tests/rows.py``.
+its helpers from here); rows put straight into the database are in ``tests/rows.py``.
 
-- The app's test settings: ``TEST_API_KEY``, ``CLOSED_PORT_URL``; the named users: ``make_user``.
+- The app's test settings: ``TEST_API_KEY``, ``CLOSED_PORT_URL``; the named users: ``make_user``,
+  ``signed_in``.
 - Waiting for an event instead of sleeping: ``wait_for`` with ``finished`` or
   ``wait_until_status``.
 - Generations made the app's way (``new_generation``) and the lifecycle driven step by step, as
@@ -24,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
@@ -38,6 +40,13 @@ def make_user(username: str, *, staff: bool = False) -> User:
     return User.objects.create_user(
         username=username, password=f"{username}-password-42", is_staff=staff
     )
+
+
+def signed_in(user: User) -> Client:
+    """A test client signed in as ``user``."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 # -- Waiting ---------------------------------------------------------------------------------------

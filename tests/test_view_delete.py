@@ -10,12 +10,6 @@ from tests.rows import generation, ledger_entry
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def bob_client(bob, client):
-    client.force_login(bob)
-    return client
-
-
 def finished_with_ledger(user):
     row = generation(user, prompt="To be deleted")
     ledger_entry(row, "reserve", 8)

@@ -6,7 +6,6 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from generations.models import Status
@@ -17,13 +16,6 @@ pytestmark = pytest.mark.django_db
 
 def noon(day: int) -> datetime:
     return datetime(2026, 3, day, 12, 0, tzinfo=timezone.get_current_timezone())
-
-
-@pytest.fixture
-def charlie_client(charlie) -> Client:
-    client = Client()
-    client.force_login(charlie)
-    return client
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.test import Client
+
+from tests.support import signed_in
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -85,9 +86,7 @@ def new_page(
 
 def session_key(user: User) -> str:
     """A signed-in session for ``user``, as the sign-in form would leave it."""
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
+    return signed_in(user).cookies[settings.SESSION_COOKIE_NAME].value
 
 
 @pytest.fixture(scope="module")
