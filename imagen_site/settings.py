@@ -288,6 +288,8 @@ DEFAULT_MONTHLY_BUDGET = env_int("DEFAULT_MONTHLY_BUDGET", 0)
 
 # Downloading results: untrusted URLs get a byte cap, a deadline and a pixel cap.
 RESULT_MAX_BYTES = env_int("RESULT_MAX_BYTES", 20 * 1024 * 1024)
+# All of one result's images together (at most four are fetched, each up to RESULT_MAX_BYTES).
+RESULT_MAX_TOTAL_BYTES = env_int("RESULT_MAX_TOTAL_BYTES", 4 * RESULT_MAX_BYTES)
 RESULT_DEADLINE_SECONDS = env_float("RESULT_DEADLINE_SECONDS", 30.0)
 RESULT_MAX_PIXELS = env_int("RESULT_MAX_PIXELS", 16_777_216)
 THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 512)

@@ -4,7 +4,8 @@ Assumptions where the contract is silent:
 
 - Every ``/api/v1/`` request first waits ``faults.latency``, then may be answered by an armed
   counted fault (see ``faults``), before authentication; so faults also hit the public
-  ``/models`` and ``/openapi.json``.
+  ``/models`` and ``/openapi.json``. Every such request is counted by method and path
+  (``state.api_paths``), faulted ones included.
 - Authentication: a missing header, a scheme other than ``Bearer`` or an empty key is
   ``api_key_missing``; a key listed in ``faults.revoked_keys`` is ``api_key_revoked`` and one in
   ``faults.expired_keys`` ``api_key_expired`` (checked before the key is compared); any other
@@ -29,7 +30,7 @@ from email.utils import format_datetime
 
 from rivya_sim.catalog import models_listing, openapi_document
 from rivya_sim.engine import Engine
-from rivya_sim.faults import Counted, Endpoint, RateLimit, ServerError, Timeout
+from rivya_sim.faults import Counted, Endpoint, OddAnswer, RateLimit, ServerError, Timeout
 from rivya_sim.responses import (
     ApiError,
     Request,
@@ -57,6 +58,7 @@ class Route:
 def handle_api(engine: Engine, request: Request) -> Response:
     """Answer one request under ``/api/v1/``."""
     endpoint = endpoint_of(request)
+    engine.state.count_path(request.method, request.path)
     if endpoint != "other":
         engine.state.count(f"{endpoint}_requests")
     engine.sleep(engine.faults.latency)
@@ -86,6 +88,8 @@ def fault_response(kind: str, fault: Counted) -> Response:
         return dropped(after=fault.seconds)
     if kind == "non_json":
         return Response(502, BAD_GATEWAY_HTML, content_type="text/html; charset=utf-8")
+    if isinstance(fault, OddAnswer):
+        return Response(fault.status, fault.body.encode(), fault.content_type, dict(fault.headers))
     if isinstance(fault, ServerError):
         return error_response(fault.status, "internal_error", "Internal server error.")
     if isinstance(fault, RateLimit):

@@ -10,17 +10,21 @@ Assumptions where the brief is silent:
 - A negative count means "until switched off"; a count of 0 switches the fault off.
 - ``on`` defaults to ``any`` for every counted fault.
 - When several counted faults are armed, one request triggers at most one of them, checked in
-  the order timeout, non_json, server_error, public_api_disabled, rate_limit; the others keep
-  their counts for later requests.
+  the order timeout, non_json, odd_answer, server_error, public_api_disabled, rate_limit; the
+  others keep their counts for later requests.
+- ``odd_answer`` sends exactly the status, headers and body it was given (a body as text, sent
+  as UTF-8; header values in Latin-1 without line breaks, as HTTP/1.1 can carry them); its
+  status is 200 to 599, so it can also play a success whose body is odd.
 - ``drop_after_create`` counts successful create responses, replays of an idempotent create
   included, so ``count=2`` also swallows the first retry.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, get_args
 
 Target = Literal["create", "get", "any"]
@@ -33,7 +37,13 @@ RESULT_MODES = (
 WEBHOOK_MODES = ("good", "bad_signature", "stale_timestamp", "replay", "none")
 
 # The order in which armed request faults are checked; the first match wins.
-REQUEST_FAULTS = ("timeout", "non_json", "server_error", "public_api_disabled", "rate_limit")
+REQUEST_FAULTS = (
+    "timeout", "non_json", "odd_answer", "server_error", "public_api_disabled", "rate_limit",
+)  # fmt: skip
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token
+# The simulator writes these itself (odd_answer's content_type sets the type); set twice, they
+# would break the connection rather than play an odd answer.
+FRAMING_HEADERS = {"content-length", "transfer-encoding", "connection", "content-type"}
 
 
 @dataclass
@@ -67,11 +77,22 @@ class Timeout(Counted):
     seconds: float = 30.0
 
 
+@dataclass
+class OddAnswer(Counted):
+    """Any answer at all: what a proxy, a half-deployed Rivya or a broken cache might send."""
+
+    status: int = 503
+    body: str = '{"error": "Service Unavailable"}'
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 _KINDS: dict[str, type[Counted]] = {
     "rate_limit": RateLimit,
     "server_error": ServerError,
     "non_json": Counted,
     "timeout": Timeout,
+    "odd_answer": OddAnswer,
     "public_api_disabled": Counted,
     "drop_after_create": Counted,
 }
@@ -150,6 +171,20 @@ class Faults:
     def timeout(self, count: int = 1, seconds: float = 30.0, on: Target = "any") -> None:
         """Sleep ``seconds`` then close the connection without answering."""
         self._arm("timeout", Timeout(count, on, seconds))
+
+    def odd_answer(
+        self,
+        count: int = 1,
+        status: int = 503,
+        body: str = '{"error": "Service Unavailable"}',
+        on: Target = "any",
+        content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Answer exactly ``status``, ``headers`` and ``body`` on the next ``count`` requests."""
+        fault = OddAnswer(count, on, status, body, content_type, dict(headers or {}))
+        _check_counted("odd_answer", fault)
+        self._arm("odd_answer", fault)
 
     def public_api_disabled(self, count: int = 1, on: Target = "any") -> None:
         """Answer 503 public_api_disabled on the next ``count`` requests."""
@@ -251,6 +286,34 @@ def _check_counted(kind: str, fault: Counted) -> None:
         raise ValueError(f"{kind}.retry_after must be an integer number of seconds")
     if isinstance(fault, Timeout):
         _parse_seconds(f"{kind}.seconds", fault.seconds, allow_none=False)
+    if isinstance(fault, OddAnswer):
+        _check_odd_answer(kind, fault)
+
+
+def _check_odd_answer(kind: str, fault: OddAnswer) -> None:
+    if isinstance(fault.status, bool) or not isinstance(fault.status, int):
+        raise ValueError(f"{kind}.status must be an integer")
+    if not 200 <= fault.status <= 599:
+        raise ValueError(f"{kind}.status must be between 200 and 599")
+    if not isinstance(fault.body, str):
+        raise ValueError(f"{kind}.body must be text")
+    if not isinstance(fault.headers, dict):
+        raise ValueError(f"{kind}.headers must be an object of names to values")
+    for value in (fault.content_type, *fault.headers.values()):
+        _check_header_value(kind, value)
+    if not all(isinstance(name, str) and HEADER_NAME.fullmatch(name) for name in fault.headers):
+        raise ValueError(f"{kind}.headers has a name that is not an HTTP token")
+    if {name.lower() for name in fault.headers} & FRAMING_HEADERS:
+        raise ValueError(f"{kind}.headers may not set {', '.join(sorted(FRAMING_HEADERS))}")
+
+
+def _check_header_value(kind: str, value: object) -> None:
+    if not isinstance(value, str) or "\r" in value or "\n" in value:
+        raise ValueError(f"{kind}: a header value must be text on one line")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"{kind}: a header value must be Latin-1 text") from None
 
 
 def _parse_str_set(key: str, value: Any) -> set[str]:

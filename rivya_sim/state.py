@@ -130,6 +130,7 @@ class _Counters:
     create_requests: int = 0
     get_requests: int = 0
     connections_opened: int = 0
+    api_paths: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -171,6 +172,17 @@ class State:
     def connections_opened(self) -> int:
         """TCP connections accepted by the server."""
         return self._counters.connections_opened
+
+    @property
+    def api_paths(self) -> dict[str, int]:
+        """``"METHOD /path"`` of every ``/api/v1/`` request received, with how many times."""
+        with self.lock:
+            return dict(self._counters.api_paths)
+
+    def count_path(self, method: str, path: str) -> None:
+        with self.lock:
+            key = f"{method} {path}"
+            self._counters.api_paths[key] = self._counters.api_paths.get(key, 0) + 1
 
     def count(self, counter: str) -> None:
         """Add one to ``create_requests``, ``get_requests`` or ``connections_opened``."""

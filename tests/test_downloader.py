@@ -4,21 +4,26 @@ address it checked, and that its byte cap and deadline hold. Only loopback recei
 from __future__ import annotations
 
 import io
+import logging
 import socket
 import struct
 import time
 import zlib
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from generations import downloader
-from generations.downloader import UnsafeResult, fetch_image
+from generations.downloader import MESSAGES, UnsafeResult, fetch_image, fetch_result
 from rivya_sim.images import bomb_png
 from tests.faults.network import hostile_server, recording_connections, resolver_to
 from tests.support import png_bytes
 
 TRUSTED = "http://127.0.0.1:9"  # the API's origin in these tests; nothing listens there
+settings_for_properties = hypothesis_settings(max_examples=150, deadline=None)
 
 NAMES = {
     "images.example": ["93.184.216.34"],
@@ -63,6 +68,12 @@ def refuse(url: str, **kwargs) -> tuple[UnsafeResult, list[tuple[str, int]]]:
         "https://100.64.0.1/x.png",
         "https://224.0.0.1/x.png",
         "https://240.0.0.1/x.png",
+        "https://[fec0::1]/x.png",  # site-local (audit 6: it passed as global)
+        "https://[64:ff9b::a00:1]/x.png",  # NAT64 wrapping 10.0.0.1
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x.png",  # Teredo
+        "https://[::7f00:1]/x.png",  # IPv4-compatible 127.0.0.1
+        "https://0.1.2.3/x.png",
+        "https://198.18.0.1/x.png",
         "https://internal.example/x.png",
         "https://mixed.example/x.png",
         "https://metadata.example/x.png",
@@ -72,7 +83,7 @@ def refuse(url: str, **kwargs) -> tuple[UnsafeResult, list[tuple[str, int]]]:
 )
 def test_it_refuses_private_addresses_without_connecting(url):
     error, attempts = refuse(url)
-    assert "private network" in error.message
+    assert (error.reason, error.message) == ("private_address", MESSAGES["private_address"])
     assert not error.retryable
     assert attempts == []
 
@@ -91,19 +102,22 @@ def test_it_refuses_private_addresses_without_connecting(url):
 )
 def test_it_refuses_other_schemes_without_connecting(url):
     error, attempts = refuse(url)
-    assert "only https" in error.message or "no host" in error.message
+    assert error.reason == "bad_address"
+    assert "only https" in error.detail or "no host" in error.detail
     assert attempts == []
 
 
 def test_it_refuses_a_url_with_a_user_name():
     error, attempts = refuse("https://user:secret@images.example/x.png")
-    assert "user name or password" in error.message
+    assert error.reason == "bad_address"
+    assert "user name or password" in error.detail
+    assert "secret" not in error.message + error.detail
     assert attempts == []
 
 
 def test_it_refuses_a_url_with_an_impossible_port():
     error, attempts = refuse("https://images.example:99999/x.png")
-    assert "invalid port" in error.message
+    assert (error.reason, error.message) == ("bad_address", MESSAGES["bad_address"])
     assert attempts == []
 
 
@@ -172,6 +186,7 @@ def test_it_checks_every_redirect_hop(location):
             f"{server.origin}/redirect?to={location}", trusted_origin=server.origin
         )
     assert attempts == [("127.0.0.1", server.port)]  # the first hop only
+    assert error.reason in ("bad_address", "private_address")
     assert not error.retryable
 
 
@@ -189,7 +204,7 @@ def test_it_stops_after_three_redirects():
         for _ in range(4):
             url = f"{server.origin}/redirect?to={url.replace('&', '%26').replace('?', '%3F')}"
         error, attempts = refuse(url, trusted_origin=server.origin)
-    assert "too many times" in error.message
+    assert (error.reason, error.detail) == ("bad_redirect", "more than 3 redirects")
     assert len(attempts) == 4
 
 
@@ -199,7 +214,8 @@ def test_it_refuses_a_declared_length_over_the_cap_before_reading():
         error, _ = refuse(
             f"{server.origin}/stall?silence=5", trusted_origin=server.origin, max_bytes=50_000
         )
-    assert "100000 bytes, over the 50000 byte cap" in error.message
+    assert (error.reason, error.message) == ("too_large", MESSAGES["too_large"])
+    assert error.detail == "declared 100000 bytes, over 50000"
     assert time.monotonic() - started < 1.0
 
 
@@ -208,7 +224,7 @@ def test_it_stops_reading_at_the_byte_cap_when_no_length_is_declared():
         error, _ = refuse(
             f"{server.origin}/big?n=5000000", trusted_origin=server.origin, max_bytes=1_000_000
         )
-    assert "larger than the 1000000 byte cap" in error.message
+    assert (error.reason, error.detail) == ("too_large", "more than 1000000 bytes")
 
 
 def test_it_keeps_to_the_deadline_when_a_server_trickles_then_stalls():
@@ -221,7 +237,7 @@ def test_it_keeps_to_the_deadline_when_a_server_trickles_then_stalls():
             deadline_seconds=2.0,
         )
         elapsed = time.monotonic() - started
-    assert "too long" in error.message
+    assert (error.reason, error.message) == ("too_slow", MESSAGES["too_slow"])
     assert not error.retryable
     assert 1.9 < elapsed < 2.6
 
@@ -235,7 +251,7 @@ def test_it_keeps_to_the_deadline_when_a_server_drips():
             deadline_seconds=1.0,
         )
         elapsed = time.monotonic() - started
-    assert "too long" in error.message
+    assert error.reason == "too_slow"
     assert elapsed < 1.6
 
 
@@ -246,7 +262,7 @@ def test_it_keeps_to_the_deadline_when_dns_is_slow():
 
     started = time.monotonic()
     error, attempts = refuse("https://slow.example/x.png", resolver=slow, deadline_seconds=0.5)
-    assert "took too long to resolve" in error.message
+    assert (error.reason, error.detail) == ("too_slow", "slow.example took too long to resolve")
     assert time.monotonic() - started < 1.0
     assert attempts == []
 
@@ -254,7 +270,7 @@ def test_it_keeps_to_the_deadline_when_dns_is_slow():
 def test_it_does_not_decompress_a_gzip_body():
     with hostile_server() as server:
         error, _ = refuse(f"{server.origin}/gzip", trusted_origin=server.origin)
-    assert "not a PNG, JPEG or WebP" in error.message
+    assert error.reason == "not_an_image"
 
 
 def png_header_only(width: int, height: int) -> bytes:
@@ -272,20 +288,29 @@ def png_header_only(width: int, height: int) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("data", "message"),
+    ("data", "reason", "detail"),
     [
-        (b"<!doctype html><html><body>hi</body></html>", "not a PNG, JPEG or WebP"),
-        (b'<svg xmlns="http://www.w3.org/2000/svg"><script>x()</script></svg>', "not a PNG"),
-        (b"GIF89a" + b"\x00" * 32, "not a PNG"),
-        (png_header_only(5000, 5000), "5000x5000 pixels, over the pixel cap"),
-        (bomb_png(), "could not be decoded"),  # Pillow's own bomb guard answers first
-        (png_bytes()[:60], "could not be decoded"),
+        (b"<!doctype html><html><body>hi</body></html>", "not_an_image", "starts with b'<!doctype"),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"><script>x()</script></svg>', "not_an_image", ""),
+        (b"GIF89a" + b"\x00" * 32, "not_an_image", "starts with b'GIF89a"),
+        (png_header_only(5000, 5000), "too_many_pixels", "5000x5000 pixels, over 16777216"),
+        (bomb_png(), "too_many_pixels", "Pillow: "),  # Pillow's own bomb guard answers first
+        (png_bytes()[:60], "not_an_image", "Pillow: "),
     ],
 )
-def test_it_refuses_bytes_that_are_not_a_safe_image(data, message):
+def test_it_refuses_bytes_that_are_not_a_safe_image(data, reason, detail):
     with pytest.raises(UnsafeResult) as caught:
         downloader._decode(data, max_pixels=16_777_216)
-    assert message in caught.value.message
+    assert (caught.value.reason, caught.value.message) == (reason, MESSAGES[reason])
+    assert caught.value.detail.startswith(detail)
+
+
+def test_it_keeps_pillows_words_out_of_the_message():
+    with pytest.raises(UnsafeResult) as caught:
+        downloader._decode(bomb_png(), max_pixels=16_777_216)
+    assert "decompression bomb" in caught.value.detail  # for the logs and the admins
+    assert "decompression" not in caught.value.message
+    assert caught.value.message == "The picture has more pixels than the studio accepts."
 
 
 def test_it_reads_the_size_of_a_real_image():
@@ -300,11 +325,40 @@ def test_it_reads_the_size_of_a_real_image():
     [
         ("93.184.216.34", True),
         ("2606:4700::1111", True),
+        ("2620:4f:8000::1", True),
         ("::ffff:127.0.0.1", False),
+        ("::ffff:93.184.216.34", True),  # IPv4-mapped: judged as the IPv4 address it carries
         ("2002:7f00:1::1", False),
         ("2002:5db8:d822::1", True),  # 6to4 wrapping a public address
-        ("64:ff9b::a00:1", False),
+        ("64:ff9b::a00:1", False),  # NAT64 wrapping 10.0.0.1
+        ("64:ff9b::c0a8:101", False),  # NAT64 wrapping 192.168.1.1
+        ("64:ff9b::5db8:d822", True),  # NAT64 wrapping a public address
+        ("64:ff9b:1::5db8:d822", False),  # NAT64 for local use
+        ("fec0::1", False),  # site-local (audit 6)
+        ("feff:ffff::1", False),  # the top of site-local
+        ("fc00::1", False),  # unique-local
+        ("fd12:3456::1", False),
+        ("fe80::1", False),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo
+        ("2001:2::1", False),  # benchmarking
+        ("2001:db8::1", False),  # documentation
+        ("3fff::1", False),  # documentation (newer than some is_global tables)
+        ("100::1", False),  # discard
+        ("::7f00:1", False),  # IPv4-compatible 127.0.0.1
+        ("::5db8:d822", False),  # IPv4-compatible, deprecated: never
+        ("::", False),
+        ("::1", False),
+        ("0.0.0.0", False),  # noqa: S104 (an address judged, not bound)
+        ("0.1.2.3", False),  # "this network", 0.0.0.0/8
+        ("100.64.0.1", False),  # carrier-grade NAT
+        ("100.127.255.254", False),
+        ("198.18.0.1", False),  # benchmarking
+        ("198.19.255.254", False),
+        ("192.0.2.1", False),
+        ("192.88.99.1", False),  # 6to4 relay anycast
+        ("169.254.169.254", False),
         ("ff0e::1", False),
+        ("224.0.0.1", False),
         ("255.255.255.255", False),
         ("not an address", False),
     ],
@@ -331,7 +385,8 @@ def test_it_speaks_idna_for_a_name_in_another_script():
 
 def test_it_refuses_a_host_name_that_is_not_valid():
     error, attempts = refuse(f"https://{'a' * 64}.example/x.png")  # a label over 63 characters
-    assert "not valid" in error.message
+    assert (error.reason, error.message) == ("bad_address", MESSAGES["bad_address"])
+    assert "host name not valid" in error.detail
     assert attempts == []
 
 
@@ -342,3 +397,99 @@ def test_it_opens_a_new_connection_for_every_hop():
             f"{server.origin}/redirect?to={server.origin}/png", trusted_origin=server.origin
         )
     assert log.attempts == [("127.0.0.1", server.port)] * 2
+
+
+# -- Trust in the API's origin: only where the URL started (audit 6) ----------------------------
+
+
+def hops_answering(monkeypatch, *locations: str) -> list[str]:
+    """Replace the one network hop: each call answers the next redirect (no network). The
+    first hop of these tests is an https host on the internet, which no test may reach."""
+    asked: list[str] = []
+    answers = iter(locations)
+
+    def hop(client, url, address, deadline, max_bytes):
+        asked.append(url)
+        return b"", next(answers)
+
+    monkeypatch.setattr(downloader, "_get", hop)
+    return asked
+
+
+def test_it_refuses_a_redirect_from_another_host_into_the_api(monkeypatch):
+    asked = hops_answering(monkeypatch, f"{TRUSTED}/results/task_1/1.png")
+    error, _ = refuse("https://images.example/x.png")
+    assert (error.reason, error.message) == ("bad_redirect", MESSAGES["bad_redirect"])
+    assert "into the API" in error.detail
+    assert asked == ["https://images.example/x.png"]  # the API was never asked
+
+
+def test_it_does_not_trust_the_api_again_after_leaving_it(monkeypatch):
+    asked = hops_answering(
+        monkeypatch, "https://images.example/x.png", f"{TRUSTED}/results/task_1/1.png"
+    )
+    error, _ = refuse(f"{TRUSTED}/results/task_1/1.png")
+    assert error.reason == "bad_redirect"
+    assert asked == [f"{TRUSTED}/results/task_1/1.png", "https://images.example/x.png"]
+
+
+# -- A whole result: at most four images, one deadline, one byte budget -------------------------
+
+
+def test_it_fetches_at_most_four_images_of_a_result_and_logs_the_rest(settings, caplog):
+    with hostile_server() as server:
+        settings.RIVYA_BASE_URL = server.origin
+        urls = [f"{server.origin}/png?n={n}" for n in range(7)]
+        with caplog.at_level(logging.WARNING, logger="generations.downloader"):
+            images = fetch_result(urls)
+    assert len(images) == downloader.MAX_RESULT_IMAGES == 4
+    assert [path for path, _ in server.seen] == [f"/png?n={n}" for n in range(4)]
+    assert "dropped 3" in caplog.text
+
+
+def test_it_refuses_a_result_without_an_address():
+    with pytest.raises(UnsafeResult) as caught:
+        fetch_result([])
+    assert (caught.value.reason, caught.value.message) == ("no_address", MESSAGES["no_address"])
+
+
+def test_it_keeps_one_byte_budget_for_all_of_a_results_images(settings):
+    size = len(png_bytes(32, 24))  # what the hostile server's /png serves
+    settings.RESULT_MAX_TOTAL_BYTES = 2 * size + size // 2  # two pictures and a half
+    with hostile_server() as server:
+        settings.RIVYA_BASE_URL = server.origin
+        with pytest.raises(UnsafeResult) as caught:
+            fetch_result([f"{server.origin}/png?n={n}" for n in range(3)])
+    assert caught.value.reason == "too_large"
+    assert caught.value.detail == f"declared {size} bytes, over {size // 2}"
+
+
+def test_it_keeps_one_deadline_for_all_of_a_results_images(settings):
+    settings.RESULT_DEADLINE_SECONDS = 1.5
+    with hostile_server() as server:
+        settings.RIVYA_BASE_URL = server.origin
+        started = time.monotonic()
+        with pytest.raises(UnsafeResult) as caught:
+            # Each alone is well within the deadline; all three together are not.
+            fetch_result([f"{server.origin}/slow-png?wait=0.6&n={n}" for n in range(3)])
+        elapsed = time.monotonic() - started
+    assert caught.value.reason == "too_slow"
+    assert elapsed < 2.2  # the deadline, not three times 0.6 s plus each image's own 1.5 s
+
+
+@settings_for_properties
+@given(url=st.text(max_size=60) | st.from_regex(r"(https?|ftp)://[^/]{0,20}/?.{0,10}"))
+def test_any_address_is_fetched_or_refused_as_unsafe(url):
+    judged = judge(url)  # anything but an address or an UnsafeResult would fail here
+    if isinstance(judged, UnsafeResult):
+        assert judged.reason in MESSAGES
+        assert judged.message == MESSAGES[judged.reason]
+    else:
+        assert downloader._is_public(judged) or judged == "127.0.0.1"  # the API's own
+
+
+def judge(url: str) -> str | UnsafeResult:
+    try:
+        return downloader.check_url(url, trusted_origin=TRUSTED, resolver=resolver_to(NAMES))
+    except UnsafeResult as error:
+        return error

@@ -401,6 +401,278 @@ def test_it_sends_the_key_only_in_the_authorization_header():
     assert TEST_API_KEY not in seen[0].content.decode() + str(seen[0].url)
 
 
+# -- Answers of any shape (issue 9: each was reproduced as a crash) -------------------------------
+
+ODD_ERROR_BODIES = [
+    pytest.param(b'{"error": "Service Unavailable"}', id="error-is-a-string"),
+    pytest.param(b'{"error": null}', id="error-is-null"),
+    pytest.param(b'{"error": {"code": null, "message": 3}}', id="code-is-null"),
+    pytest.param(b'{"error": {"code": "a b/c"}}', id="code-is-not-a-token"),
+    pytest.param(b'[{"error": "x"}]', id="a-list"),
+    pytest.param(
+        b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>", id="html"
+    ),
+    pytest.param(b"", id="empty"),
+    pytest.param(b'{"error": {"code": "rate_li', id="truncated-json"),
+    pytest.param(b'"Service Unavailable"', id="a-string"),
+    pytest.param(b"null", id="null"),
+    pytest.param(b"503", id="a-number"),
+    pytest.param(b"\xff\xfe{}", id="not-utf-8"),
+]
+
+
+@pytest.mark.parametrize("body", ODD_ERROR_BODIES)
+@pytest.mark.parametrize(
+    ("status", "code"), [(503, "server_error"), (500, "server_error"), (429, "rate_limited")]
+)
+def test_it_retries_a_5xx_or_429_whatever_its_body(body, status, code):
+    for call in ("get_credits", "list_models", "get_generation"):
+        client = mock_client(answering(status, body))
+        exc = refused(getattr(client, call), *(["task_1"] if call == "get_generation" else []))
+        assert (exc.code, exc.status, exc.retryable) == (code, status, True)
+        assert f"HTTP {status} with" in exc.message
+
+
+@pytest.mark.parametrize("body", ODD_ERROR_BODIES)
+def test_it_does_not_retry_a_4xx_without_the_error_envelope(body):
+    exc = refused(mock_client(answering(400, body)).get_credits)
+    assert (exc.code, exc.status, exc.retryable) == ("protocol_error", 400, False)
+    assert "could not read" in exc.admin_message
+
+
+def test_it_says_what_kind_of_body_came_instead_of_the_envelope():
+    said = {
+        body: refused(mock_client(answering(502, body)).get_credits).message
+        for body in (b"", b"<html>x</html>", b'{"error": null}')
+    }
+    assert said == {
+        b"": "HTTP 502 with an empty body",
+        b"<html>x</html>": "HTTP 502 with a body that is not a JSON error",
+        b'{"error": null}': "HTTP 502 with a JSON body that is not Rivya's error envelope",
+    }
+
+
+@pytest.mark.parametrize(("status", "kind"), [(500, "server_error"), (429, "rate_limited")])
+def test_it_retries_a_5xx_or_429_even_when_its_code_says_otherwise(status, kind):
+    envelope = {"error": {"code": "validation_failed", "message": "x", "requestId": "req_9"}}
+    exc = refused(mock_client(answering(status, envelope)).get_credits)
+    assert (exc.code, exc.kind, exc.retryable, exc.request_id) == (
+        "validation_failed",
+        kind,
+        True,
+        "req_9",
+    )
+
+
+def test_it_keeps_the_waiting_code_of_a_503():
+    envelope = {"error": {"code": "public_api_disabled", "message": "off"}}
+    exc = refused(mock_client(answering(503, envelope)).get_credits)
+    assert (exc.code, exc.kind, exc.retryable) == (
+        "public_api_disabled",
+        "public_api_disabled",
+        True,
+    )
+
+
+def test_it_shortens_a_long_message_and_drops_an_odd_request_id():
+    envelope = {"error": {"code": "rate_limited", "message": "m" * 5000, "requestId": "a/../b"}}
+    exc = refused(mock_client(answering(429, envelope)).get_credits)
+    assert len(exc.message) == rivya.MAX_TEXT
+    assert exc.request_id == ""
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"primary_url": "https://m.test/a.png", "urls": "https://m.test/a.png"},
+        {"primary_url": "https://m.test/a.png", "urls": {"0": "https://m.test/b.png"}},
+        {"primary_url": "https://m.test/a.png", "urls": 7},
+        {"primary_url": "https://m.test/a.png", "urls": None},
+    ],
+)
+def test_it_uses_the_primary_url_when_urls_is_not_a_list(result):
+    body = {**TASK, "status": "succeeded", "result": result}
+    task = mock_client(answering(200, body)).get_generation("task_1")
+    assert task.urls == ["https://m.test/a.png"]
+
+
+def test_it_drops_url_entries_that_are_not_web_addresses():
+    urls = [
+        "https://m.test/a.png",
+        7,
+        None,
+        {"url": "https://m.test/x.png"},
+        "ftp://m.test/b.png",
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "https://[::1",
+        "https://m.test/a b.png",
+        "https://m.test/\n.png",
+        "/relative.png",
+        "HTTP://m.test/c.png",
+    ]
+    body = {**TASK, "status": "succeeded", "result": {"primary_url": 3, "urls": urls}}
+    task = mock_client(answering(200, body)).get_generation("task_1")
+    assert task.urls == ["https://m.test/a.png", "HTTP://m.test/c.png"]
+
+
+@pytest.mark.parametrize("status", ["cancelled", "moderating", "", "QUEUED", "x" * 5000])
+def test_it_reads_an_unknown_status_as_still_running(status):
+    task = mock_client(answering(200, {**TASK, "status": status})).get_generation("task_1")
+    assert task.status is rivya.TaskStatus.UNKNOWN
+    assert str(task.status) == "unknown"  # what the lifecycle stores as remote_status (32 long)
+    assert not task.is_finished
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("99999999999999999999", rivya.MAX_RETRY_AFTER_SECONDS),
+        ("9" * 5000, rivya.MAX_RETRY_AFTER_SECONDS),
+        ("901", rivya.MAX_RETRY_AFTER_SECONDS),
+        ("900", 900),
+        ("0", 0),
+        ("-5", None),
+        ("1.5", None),
+        ("NaN", None),
+        ("inf", None),
+        ("1e9", None),
+        ("soon", None),
+        ("", None),
+        ("Mon, 01 Jan 99999 00:00:00 GMT", None),
+        ("Mon, 01 Jan 2001 00:00:00 +99999999999", None),
+        ("Thu, 01 Jan 1970 00:00:00 GMT", 0),  # a date in the past: no wait
+        ("Fri, 31 Dec 9999 23:59:59 GMT", rivya.MAX_RETRY_AFTER_SECONDS),
+    ],
+)
+def test_it_caps_an_absurd_retry_after_and_drops_an_unreadable_one(value, seconds):
+    envelope = {"error": {"code": "rate_limited", "message": "x"}}
+    exc = refused(mock_client(answering(429, envelope, {"Retry-After": value})).get_credits)
+    assert exc.retry_after == seconds
+    if exc.retry_after is not None:
+        timedelta(seconds=exc.retry_after)  # overflowed here before the cap
+
+
+@pytest.mark.parametrize("task_id", ["../credits", "..", "task_1/../../credits", "a b", "x" * 129])
+def test_it_refuses_a_created_task_whose_id_is_not_a_plain_token(task_id):
+    exc = refused(
+        mock_client(answering(201, {**TASK, "id": task_id})).create_generation,
+        model="google-imagen4",
+        prompt="p",
+        params={},
+        idempotency_key="k",
+    )
+    assert exc.code == "protocol_error"
+    assert "not a plain token" in exc.message
+
+
+@pytest.mark.parametrize("task_id", ["../credits", "..", ".", "task_1/x", "task_1?x=1", "", "é"])
+def test_it_sends_nothing_for_a_task_id_that_is_not_a_plain_token(task_id):
+    sent: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=TASK)
+
+    exc = refused(mock_client(handle).get_generation, task_id)
+    assert (exc.code, exc.retryable) == ("protocol_error", False)
+    assert sent == []
+
+
+def test_it_reports_a_base_url_httpx_cannot_read_as_a_connection_error():
+    client = rivya.RivyaClient("http://[::1", TEST_API_KEY)  # made without complaint
+    exc = refused(client.get_credits)
+    assert (exc.code, exc.retryable) == ("connection_error", True)
+    assert "InvalidURL" in exc.message
+    assert "RIVYA_BASE_URL" in exc.admin_message
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        httpx.InvalidURL("bad"),
+        httpx.StreamConsumed(),
+        httpx.StreamClosed(),
+        httpx.CookieConflict("two"),
+        httpx.UnsupportedProtocol("gopher"),
+    ],
+    ids=type,
+)
+def test_it_reports_httpx_errors_outside_http_error_as_rivya_errors(error):
+    def handle(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    exc = refused(mock_client(handle).get_credits)
+    assert (exc.code, exc.retryable) == ("connection_error", True)
+    assert type(error).__name__ in exc.message
+
+
+def test_it_reports_a_body_its_content_encoding_does_not_describe():
+    answer = answering(200, b"not gzip at all", {"Content-Encoding": "gzip"})
+    exc = refused(mock_client(answer).get_credits)
+    assert (exc.code, exc.retryable) == ("protocol_error", True)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"current_credits": ' + b"9" * 5000 + b"}", id="more-digits-than-int-takes"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="deeper-than-the-stack"),
+        pytest.param(b'{"current_credits": 5\xff}', id="not-utf-8"),
+        pytest.param(b'{"current_credits": NaN}', id="nan"),
+        pytest.param(b'{"current_credits": true}', id="a-boolean"),
+        pytest.param(b'{"current_credits": -3}', id="negative"),
+        pytest.param(b'{"current_credits": 5.0}', id="a-float"),
+        pytest.param(b'{"current_credits": 99999999999999999999}', id="past-the-ledger"),
+    ],
+)
+def test_it_reports_a_balance_it_cannot_believe_as_a_protocol_error(body):
+    exc = refused(mock_client(answering(200, body)).get_credits)
+    assert (exc.code, exc.retryable) == ("protocol_error", True)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"reserved_credits": True},
+        {"reserved_credits": -8},
+        {"final_credits": 2**31},
+        {"final_credits": "8"},
+    ],
+)
+def test_it_reports_task_credits_it_cannot_believe_as_a_protocol_error(field):
+    exc = refused(mock_client(answering(200, {**TASK, **field})).get_generation, "task_1")
+    assert exc.code == "protocol_error"
+
+
+def test_it_keeps_only_a_plain_error_code_of_a_failed_task():
+    error = {"code": {"nested": "dict"}, "message": ["not", "text"]}
+    body = {**TASK, "status": "failed", "error": error}
+    task = mock_client(answering(200, body)).get_generation("task_1")
+    assert (task.error_code, task.error_message) == ("", "")
+
+
+def test_it_reads_only_what_it_can_of_a_model_entry():
+    entry = {
+        "id": "m",
+        "base_credits": 2,
+        "max_prompt_length": True,
+        "display_name": {"en": "M"},
+        "params": [
+            {"key": "aspect_ratio", "default": [1], "options": ["1:1", 2, None, {"x": 1}, True]},
+            {"key": "seed", "default": float("nan")},
+        ],
+    }
+    (model,) = mock_client(
+        answering(200, {"data": [entry, {"id": "n", "base_credits": -1}]})
+    ).list_models()
+    assert (model.id, model.display_name, model.max_prompt_length) == ("m", "m", None)
+    assert model.param("aspect_ratio") == rivya.ModelParam(
+        "aspect_ratio", "text", None, ("1:1", "2")
+    )
+    assert model.param("seed") == rivya.ModelParam("seed", "text", None, ())
+
+
 # -- The table ---------------------------------------------------------------------------------
 
 DOCUMENTED_CODES = [

@@ -97,6 +97,11 @@ class HostileHandler(BaseHTTPRequestHandler):
     def route_png(self, query: dict[str, str]) -> None:
         self._send(200, png_bytes(32, 24), "image/png")
 
+    def route_slow_png(self, query: dict[str, str]) -> None:
+        """The picture, after ``wait`` seconds of silence (or until the server stops)."""
+        self.server.stop.wait(float(query.get("wait", "0")))
+        self._send(200, png_bytes(), "image/png")
+
     def route_gzip(self, query: dict[str, str]) -> None:
         self._send(200, gzip.compress(png_bytes(32, 24)), "image/png", Content_Encoding="gzip")
 

@@ -16,12 +16,16 @@ from urllib.parse import urlsplit
 import pytest
 
 from generations import downloader
+from generations.downloader import MESSAGES
 from generations.models import LedgerEntry, Status
 from generations.rivya import RivyaClient
 from tests.faults.network import recording_connections, resolver_to
-from tests.support import media_files, new_generation, run_until_finished
+from tests.support import ledger_entries_of, media_files, new_generation, run_until_finished
 
 pytestmark = pytest.mark.django_db
+
+NOT_HTTPS = MESSAGES["bad_address"]
+PRIVATE = MESSAGES["private_address"]
 
 
 def sim_port(sim) -> int:
@@ -54,9 +58,9 @@ def results_answering(url: str):
 @pytest.mark.parametrize(
     ("marker", "reason"),
     [
-        ("[sim:redirect_private]", "only https"),  # 302 to http://169.254.169.254/...
-        ("[sim:private_url]", "only https"),  # http://10.0.0.1/x.png
-        ("[sim:http_url]", "only https"),  # http://example.com/x.png
+        ("[sim:redirect_private]", NOT_HTTPS),  # 302 to http://169.254.169.254/...
+        ("[sim:private_url]", NOT_HTTPS),  # http://10.0.0.1/x.png
+        ("[sim:http_url]", NOT_HTTPS),  # http://example.com/x.png
     ],
 )
 def test_it_fails_a_result_pointing_at_a_private_or_plain_http_address(sim, alice, marker, reason):
@@ -73,16 +77,16 @@ def test_it_fails_a_result_pointing_at_a_private_or_plain_http_address(sim, alic
 @pytest.mark.parametrize(
     ("url", "reason"),
     [
-        ("http://127.0.0.1:{other}/x.png", "only https"),  # loopback, not the API's origin
-        ("https://127.0.0.1/x.png", "private network"),
-        ("https://169.254.169.254/latest/meta-data", "private network"),
-        ("https://[::1]/x.png", "private network"),
-        ("https://[::ffff:127.0.0.1]/x.png", "private network"),
-        ("https://10.20.30.40/x.png", "private network"),
-        ("https://192.168.1.20/x.png", "private network"),
-        ("https://2130706433/x.png", "private network"),
-        ("https://cdn.rivya.example/x.png", "private network"),  # a name that resolves inward
-        ("ftp://cdn.rivya.example/x.png", "only https"),
+        ("http://127.0.0.1:{other}/x.png", NOT_HTTPS),  # loopback, not the API's origin
+        ("https://127.0.0.1/x.png", PRIVATE),
+        ("https://169.254.169.254/latest/meta-data", PRIVATE),
+        ("https://[::1]/x.png", PRIVATE),
+        ("https://[::ffff:127.0.0.1]/x.png", PRIVATE),
+        ("https://10.20.30.40/x.png", PRIVATE),
+        ("https://192.168.1.20/x.png", PRIVATE),
+        ("https://2130706433/x.png", PRIVATE),
+        ("https://cdn.rivya.example/x.png", PRIVATE),  # a name that resolves inward
+        ("ftp://cdn.rivya.example/x.png", NOT_HTTPS),
     ],
 )
 def test_it_connects_nowhere_but_the_api_for_an_inward_result(sim, alice, monkeypatch, url, reason):
@@ -111,9 +115,9 @@ def test_it_follows_a_redirect_that_stays_with_the_api(sim, alice):
 @pytest.mark.parametrize(
     ("marker", "reason"),
     [
-        ("[sim:huge]", "over the 3000000 byte cap"),  # 40 MiB, honestly declared
-        ("[sim:drip]", "took too long"),  # one byte a second
-        ("[sim:lie_length]", "could not be decoded"),  # claims 1000 bytes, sends 21 MiB
+        ("[sim:huge]", MESSAGES["too_large"]),  # 40 MiB, honestly declared
+        ("[sim:drip]", MESSAGES["too_slow"]),  # one byte a second
+        ("[sim:lie_length]", MESSAGES["not_an_image"]),  # claims 1000 bytes: a cut-off PNG
     ],
 )
 def test_it_aborts_a_result_that_is_too_big_or_too_slow_within_the_deadline(
@@ -140,7 +144,7 @@ def test_it_stops_reading_a_body_longer_than_the_cap_without_a_declared_length(
     settings.RESULT_MAX_BYTES = 500
     generation, _ = run_hostile(sim, alice, "Slow river [sim:lie_length]")
     assert generation.status == Status.FAILED
-    assert "over the 500 byte cap" in generation.error_message
+    assert MESSAGES["too_large"] in generation.error_message
     assert media_files() == []
 
 
@@ -151,9 +155,9 @@ def test_it_stops_reading_a_body_longer_than_the_cap_without_a_declared_length(
 @pytest.mark.parametrize(
     ("marker", "reason"),
     [
-        ("[sim:html]", "not a PNG, JPEG or WebP image"),
-        ("[sim:svg]", "not a PNG, JPEG or WebP image"),
-        ("[sim:bomb]", "could not be decoded"),
+        ("[sim:html]", MESSAGES["not_an_image"]),
+        ("[sim:svg]", MESSAGES["not_an_image"]),
+        ("[sim:bomb]", MESSAGES["too_many_pixels"]),
     ],
 )
 def test_it_refuses_a_result_that_is_not_a_safe_image(sim, alice, marker, reason):
@@ -161,6 +165,8 @@ def test_it_refuses_a_result_that_is_not_a_safe_image(sim, alice, marker, reason
     assert generation.status == Status.FAILED
     assert generation.error_code == "result_unsafe"
     assert reason in generation.error_message
+    for library_words in ("Pillow", "decompression bomb", "cannot identify", "DOS attack"):
+        assert library_words not in generation.error_message  # the studio's words only
     assert media_files() == []
 
 
@@ -215,3 +221,60 @@ def test_it_refuses_a_decompression_bomb_without_taking_the_workers_memory(sim, 
     assert figures["refused"]  # decoded, the bomb would be 30000 x 30000 = 900 MB
     assert figures["refusal_kb"] < 20 * 1024, figures
     assert figures["probe_kb"] > 50 * 1024, figures
+
+
+# -- 32: audit finding 6, site-local addresses and a redirect into the API --------------------
+
+
+@pytest.mark.fault(32)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[fec0::1]/x.png",  # site-local, which Python's is_global calls global
+        "https://[fec0::1:2]:8443/x.png",
+        "https://site-local.rivya.example/x.png",  # a name that resolves to site-local
+        "https://[64:ff9b::a9fe:a9fe]/x.png",  # NAT64 wrapping 169.254.169.254
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x.png",  # Teredo
+        "https://100.64.1.2/x.png",  # carrier-grade NAT
+        "https://198.18.0.1/x.png",  # benchmarking
+    ],
+)
+def test_it_refuses_a_site_local_or_other_special_result_address(sim, alice, monkeypatch, url):
+    names = {"site-local.rivya.example": ["fec0::7"]}
+    monkeypatch.setattr(downloader, "resolve", resolver_to(names))
+    with results_answering(url):
+        generation, log = run_hostile(sim, alice, "A fox in snow")
+    assert (generation.status, generation.error_code) == (Status.FAILED, "result_unsafe")
+    assert PRIVATE in generation.error_message
+    assert set(log.attempts) <= {("127.0.0.1", sim_port(sim))}  # only the API itself
+    assert ledger_entries_of(generation)[-1][0] == "charge"  # Rivya made it, and charged for it
+
+
+@pytest.mark.fault(32)
+def test_it_refuses_a_redirect_from_another_host_into_the_api(
+    sim, alice, monkeypatch, download_counter
+):
+    # The result lives on a public https host that redirects into the API's own origin (plain
+    # http on loopback, trusted only for URLs that start there). No test may reach a public
+    # host, so that one hop is played here; every hop after it is the downloader's own.
+    monkeypatch.setattr(
+        downloader, "resolve", resolver_to({"cdn.rivya.example": ["93.184.216.34"]})
+    )
+    real_hop = downloader._get
+    hops: list[str] = []
+
+    def hop(client, url, address, deadline, max_bytes):
+        hops.append(url)
+        if url.startswith("https://cdn.rivya.example/"):
+            return b"", f"{sim.base_url}/results/{generation.remote_task_id}/1.png"
+        return real_hop(client, url, address, deadline, max_bytes)
+
+    monkeypatch.setattr(downloader, "_get", hop)
+    generation = new_generation(alice, "A fox in snow")
+    with results_answering("https://cdn.rivya.example/x.png"), recording_connections() as log:
+        finished = run_until_finished(generation.pk)
+    assert (finished.status, finished.error_code) == (Status.FAILED, "result_unsafe")
+    assert MESSAGES["bad_redirect"] in finished.error_message
+    assert hops == ["https://cdn.rivya.example/x.png"]  # the API's result was never asked for
+    assert download_counter() == 0
+    assert set(log.attempts) <= {("127.0.0.1", sim_port(sim))}

@@ -91,6 +91,44 @@ def test_it_can_disable_the_public_api(sim, client):
     assert client.get("/api/v1/credits").status_code == 200
 
 
+def test_it_sends_an_odd_answer_exactly_as_given(sim, client, create):
+    sim.faults.odd_answer(
+        count=1,
+        status=429,
+        body="<html>Slow down</html>",
+        content_type="text/html",
+        headers={"Retry-After": "99999999999999999999"},
+        on="create",
+    )
+    assert client.get("/api/v1/credits").status_code == 200  # not a create: answered as usual
+    response = create()
+    assert (response.status_code, response.text) == (429, "<html>Slow down</html>")
+    assert response.headers["retry-after"] == "99999999999999999999"
+    assert response.headers["content-type"] == "text/html"
+    assert sim.state.creates_total == 0
+    assert create().status_code == 200
+
+
+def test_it_plays_a_success_with_an_odd_body(sim, client):
+    sim.faults.odd_answer(count=1, status=200, body='{"id": "../credits", "status": "queued"}')
+    assert client.get("/api/v1/credits").json() == {"id": "../credits", "status": "queued"}
+
+
+def test_it_counts_every_api_request_by_path(sim, client, create):
+    sim.faults.server_error(count=1)
+    client.get("/api/v1/credits")
+    client.get("/api/v1/credits")
+    task_id = create().json()["id"]
+    assert sim.state.api_paths == {
+        "GET /api/v1/credits": 2,
+        "POST /api/v1/generations": 1,
+    }
+    client.get(f"/api/v1/generations/{task_id}")
+    assert sim.state.api_paths[f"GET /api/v1/generations/{task_id}"] == 1
+    client.get("/_sim/state")  # not an API request
+    assert len(sim.state.api_paths) == 3
+
+
 def test_it_keeps_a_fault_with_a_negative_count_until_reset(sim, client):
     sim.faults.server_error(count=-1)
     assert [client.get("/api/v1/credits").status_code for _ in range(3)] == [500] * 3
@@ -133,6 +171,15 @@ def test_it_takes_faults_over_http(sim, client, create):
     assert create().status_code == 429
 
 
+def test_it_takes_an_odd_answer_over_http(sim, client):
+    odd = {"count": 1, "status": 503, "body": "[]", "headers": {"Retry-After": "-3"}}
+    response = client.post("/_sim/faults", json={"odd_answer": odd})
+    assert response.status_code == 200
+    assert response.json()["odd_answer"]["body"] == "[]"
+    answer = client.get("/api/v1/models")
+    assert (answer.status_code, answer.text, answer.headers["retry-after"]) == (503, "[]", "-3")
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -144,6 +191,14 @@ def test_it_takes_faults_over_http(sim, client, create):
         {"timeout": {"count": 1, "colour": "red"}},
         {"latency": -1},
         {"revoked_keys": "rvya_sk_old"},
+        {"odd_answer": {"count": 1, "status": 99}},
+        {"odd_answer": {"count": 1, "status": "503"}},
+        {"odd_answer": {"count": 1, "body": ["not", "text"]}},
+        {"odd_answer": {"count": 1, "headers": ["Retry-After", "1"]}},
+        {"odd_answer": {"count": 1, "headers": {"Retry-After": "1\r\nX-Evil: 1"}}},
+        {"odd_answer": {"count": 1, "headers": {"Bad Name": "1"}}},
+        {"odd_answer": {"count": 1, "headers": {"Content-Length": "0"}}},
+        {"odd_answer": {"count": 1, "headers": {"Retry-After": "日本"}}},
     ],
 )
 def test_it_refuses_bad_fault_settings(client, body):
