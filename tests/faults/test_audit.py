@@ -557,7 +557,7 @@ def test_beat_runs_the_clean_up(settings):
     assert timedelta(seconds=entry["schedule"]) <= webhooks.EVENT_RETENTION
 
 
-def test_it_keeps_the_old_one_query_delete(db):
+def test_it_forgets_with_one_delete(db):
     received("evt_old", timedelta(days=3))
     with CaptureQueriesContext(connection) as queries:
         webhooks.forget_old_events()
