@@ -95,6 +95,9 @@ class Generation(models.Model):
             # The usage page counts a period's outcomes and the last day's failures by these.
             models.Index(fields=["created_at"], name="generation_created"),
             models.Index(fields=["finished_at"], name="generation_finished"),
+            # Serving a stored file looks up the generation that owns it (imagen_site/urls.py).
+            models.Index(fields=["image"], name="generation_image_file"),
+            models.Index(fields=["thumbnail"], name="generation_thumbnail_file"),
         ]
 
     def __str__(self) -> str:
@@ -119,6 +122,7 @@ class GenerationImage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["generation", "position"], name="one_image_per_slot"),
         ]
+        indexes = [models.Index(fields=["image"], name="generation_image_image_file")]
 
     def __str__(self) -> str:
         return f"{self.generation_id} #{self.position}"
@@ -195,6 +199,10 @@ class WebhookEvent(models.Model):
 
     event_id = models.CharField(max_length=200, unique=True)
     received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # Beat deletes the old ones by this (generations.webhooks.forget_old_events).
+        indexes = [models.Index(fields=["received_at"], name="webhook_event_received")]
 
     def __str__(self) -> str:
         return self.event_id

@@ -95,3 +95,11 @@ def reconcile() -> int:
     if rows:
         logger.info("Reconciler re-enqueued %d generations", len(rows))
     return len(rows)
+
+
+@shared_task(acks_late=True)
+def forget_old_webhook_events() -> int:
+    """Beat's clean-up of the webhook ids too old to be replayed."""
+    from generations import webhooks  # not at the top: webhooks imports this module
+
+    return webhooks.forget_old_events()

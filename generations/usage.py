@@ -16,10 +16,18 @@ from generations.models import Generation, LedgerEntry, Status
 from generations.rivya import policy_for
 
 MAX_DAYS = 366
+# Dates the report answers for. Far enough from date.min and date.max that a day's bounds, in
+# any time zone, are still a datetime (9999-12-31 plus a day is not).
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2999, 12, 31)
 
 
 @dataclass(frozen=True)
 class Period:
+    """The days a report covers. Whatever the query says, the period is a valid one (at most a
+    year, within EARLIEST and LATEST); a query it could not follow leaves a message in ``error``
+    and gives the last 30 days."""
+
     start: date
     end: date  # inclusive
     error: str = ""
@@ -37,6 +45,13 @@ class Period:
                 default.start,
                 default.end,
                 "Dates are written YYYY-MM-DD; showing the last 30 days.",
+            )
+        if not (EARLIEST <= start <= LATEST and EARLIEST <= end <= LATEST):
+            return cls(
+                default.start,
+                default.end,
+                f"Dates from {EARLIEST.isoformat()} to {LATEST.isoformat()} only; "
+                "showing the last 30 days.",
             )
         if start > end:
             return cls(

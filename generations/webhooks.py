@@ -5,6 +5,11 @@ Rivya's signature scheme is not published (docs/rivya.md, unknown 1). We assume 
 ``id.timestamp.body``, the key being the base64 after ``whsec_``, 5 minutes' tolerance).
 :func:`verify` is the one place that knows it; replace it when the real scheme is known.
 The payload's result is never trusted: a valid delivery makes a worker ask the API.
+
+Seen ids are kept for :data:`EVENT_RETENTION` (beat forgets older ones): a replay must carry its
+signed timestamp, which the verifier refuses once it is more than :data:`REPLAY_TOLERANCE` old, so
+an id older than that can never be replayed. A retry Rivya itself sends later is signed anew and
+would be taken again, which only makes a worker check the task once more.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from __future__ import annotations
 import binascii
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -24,6 +31,11 @@ from generations import tasks
 from generations.models import Generation, WebhookEvent
 
 logger = logging.getLogger(__name__)
+
+# The verifier's window (standardwebhooks refuses timestamps further than this from now).
+REPLAY_TOLERANCE = timedelta(minutes=5)
+# How long a seen id is kept: the replay window, with a wide margin for clocks and retries.
+EVENT_RETENTION = timedelta(days=1)
 
 
 class BadWebhook(Exception):
@@ -80,3 +92,12 @@ def receive(request: HttpRequest) -> HttpResponse:
     except Exception:  # broker down: the regular polls and the reconciler still find it
         logger.warning("Could not enqueue a check for generation %s", generation_id)
     return JsonResponse({"status": "ok"})
+
+
+def forget_old_events() -> int:
+    """Delete the ids seen longer ago than :data:`EVENT_RETENTION` (one DELETE, by an index)."""
+    cutoff = timezone.now() - EVENT_RETENTION
+    deleted, _ = WebhookEvent.objects.filter(received_at__lt=cutoff).delete()
+    if deleted:
+        logger.info("Forgot %d webhook ids older than %s", deleted, cutoff)
+    return deleted

@@ -15,6 +15,8 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
+from imagen_site.debug_guard import why_not_debug
+
 django_stubs_ext.monkeypatch()  # lets admin classes say ModelAdmin[Generation] at run time
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -69,6 +71,18 @@ if not SECRET_KEY:
     SECRET_KEY = "django-insecure-development-key-only-for-the-embedded-default"  # noqa: S105
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# How many proxies in front of gunicorn append to X-Forwarded-For (0: browsers reach gunicorn
+# directly). It says where a client's address is read (sign-in lockout) and whether the proxy's
+# X-Forwarded-Proto is believed; with 0 both headers are the browser's own words, so neither is.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or more, not {TRUSTED_PROXY_COUNT}")
+if DEBUG and (_served_to_others := why_not_debug(ALLOWED_HOSTS, TRUSTED_PROXY_COUNT)):
+    # Every process (gunicorn, workers, beat, manage.py) loads these settings: none starts so.
+    raise ImproperlyConfigured(
+        f"DEBUG is on, but {_served_to_others}. DEBUG's error page shows settings and "
+        "tracebacks to whoever gets an error: set DEBUG=false (and SECRET_KEY) to serve others."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -185,7 +199,9 @@ STORAGES = {
 SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG)
 
 # Security headers; production gets the strict set, development keeps plain http working.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-Proto is believed only when a proxy sets it: without one, any browser could send
+# "https" and pass for a secure request.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
@@ -216,6 +232,18 @@ AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+# The client's address as TRUSTED_PROXY_COUNT says (behind a proxy, REMOTE_ADDR is the proxy's).
+AXES_CLIENT_IP_CALLABLE = "imagen_site.security.client_address"
+# A lockout lasts the cool-off from when it began: guesses during it neither count nor extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Guessing one username from many addresses never trips the per-address lockout; it is slowed
+# instead (generations/signin.py): past this many failures within the cool-off, each attempt
+# waits a delay that doubles per failure, up to the maximum. Where the member signed in before,
+# never.
+SIGNIN_SLOWDOWN_AFTER = env_int("SIGNIN_SLOWDOWN_AFTER", 2 * AXES_FAILURE_LIMIT)
+SIGNIN_SLOWDOWN_MAX_SECONDS = env_int("SIGNIN_SLOWDOWN_MAX_SECONDS", 60)
+# The debug page and error mails mask passwords inside URLs (DATABASE_URL, CELERY_BROKER_URL).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "imagen_site.security.CredentialsFilter"
 
 # Celery: the database remembers the work; the broker is only a doorbell (see DESIGN.md).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -265,6 +293,11 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile": {
         "task": "generations.tasks.reconcile",
         "schedule": env_float("RECONCILE_EVERY_SECONDS", 15.0),
+    },
+    # Webhook ids older than a replay could be (generations/webhooks.py): once an hour.
+    "forget-old-webhook-events": {
+        "task": "generations.tasks.forget_old_webhook_events",
+        "schedule": 3600.0,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

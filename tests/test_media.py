@@ -1,21 +1,27 @@
-"""Stored images are served (on the embedded default) to signed-in members only."""
+"""Stored images are served (on the embedded default) to signed-in members only, and only while
+the generation that owns them is not deleted (more in tests/faults/test_audit.py, fault 40)."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from generations.models import Generation
+from tests.rows import generation
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def stored_file() -> str:
-    return default_storage.save("generations/example.png", ContentFile(b"\x89PNG\r\n\x1a\nxx"))
+def stored_file(alice) -> str:
+    return str(generation(alice).image.name)
 
 
-def test_it_serves_media_to_a_member(alice_client, stored_file):
-    response = alice_client.get(f"/media/{stored_file}")
+def test_it_serves_media_to_a_member(bob, client, stored_file):
+    client.force_login(bob)  # the team's images: any member, not only the owner
+    response = client.get(f"/media/{stored_file}")
     assert response.status_code == 200
     assert b"".join(response.streaming_content).startswith(b"\x89PNG")
 
@@ -24,3 +30,18 @@ def test_it_sends_a_stranger_to_sign_in(client, stored_file):
     response = client.get(f"/media/{stored_file}")
     assert response.status_code == 302
     assert response.url.startswith("/accounts/login/")
+
+
+def test_it_answers_404_for_a_deleted_generations_image(alice_client, stored_file):
+    Generation.objects.update(deleted_at=timezone.now())
+    assert alice_client.get(f"/media/{stored_file}").status_code == 404
+
+
+def test_it_answers_404_for_a_file_no_generation_owns(alice_client):
+    name = default_storage.save("generations/example.png", ContentFile(b"\x89PNG\r\n\x1a\nxx"))
+    assert alice_client.get(f"/media/{name}").status_code == 404
+
+
+def test_it_answers_404_for_the_media_folder_itself(alice_client, stored_file):
+    assert alice_client.get("/media/").status_code == 404
+    assert alice_client.get("/media/generations/").status_code == 404
