@@ -183,8 +183,8 @@ def test_it_gives_up_on_a_silent_api_but_keeps_looking_for_a_late_result(sim, al
     sim.finish_task(generation.remote_task_id)
     make_due(generation)
     assert (generation.pk, "failed", False) in lifecycle.overdue_generations()
-    lifecycle.poll(generation.pk)
-    lifecycle.poll(generation.pk)  # a duplicate message changes nothing
+    lifecycle.look_for_late_result(generation.pk)
+    lifecycle.look_for_late_result(generation.pk)  # a duplicate message changes nothing
 
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED
@@ -200,14 +200,14 @@ def test_it_looks_for_a_late_result_until_rivya_gives_a_final_answer(sim, alice,
     settings.GENERATION_TIME_BUDGET_SECONDS = 0
     lifecycle.expire(generation.pk)
     make_due(generation)
-    lifecycle.poll(generation.pk)  # still running at Rivya: look again later
+    lifecycle.look_for_late_result(generation.pk)  # still running at Rivya: look again later
     generation.refresh_from_db()
     assert generation.next_check_at is not None
     assert generation.next_check_at > timezone.now() + timedelta(minutes=9)
 
     sim.finish_task(generation.remote_task_id, status="failed")
     make_due(generation)
-    lifecycle.poll(generation.pk)
+    lifecycle.look_for_late_result(generation.pk)
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
     assert generation.next_check_at is None  # final: no more looks
@@ -223,9 +223,9 @@ def test_it_stops_looking_a_day_after_giving_up(sim, alice, settings):
     Generation.objects.filter(pk=generation.pk).update(
         finished_at=timezone.now() - timedelta(hours=25), next_check_at=timezone.now()
     )
-    lifecycle.poll(generation.pk)
+    lifecycle.look_for_late_result(generation.pk)
     generation.refresh_from_db()
     assert generation.next_check_at is None
     gets = sim.state.get_requests
-    assert lifecycle.poll(generation.pk) is None
+    assert lifecycle.look_for_late_result(generation.pk) is None
     assert sim.state.get_requests == gets

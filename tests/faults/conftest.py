@@ -360,10 +360,10 @@ def download_counter(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
 
 
 def let_lease_run_out(generation_id: int) -> None:
-    """Move the row's next check into the past, as if its worker's lease (90 s) had run out and
-    the reconciler's grace passed; what the reconciler does next is real."""
+    """Move the row's lease and next check into the past, as if its worker's lease (90 s) had
+    run out and the reconciler's grace passed; what the reconciler does next is real."""
     past = timezone.now() - lifecycle.RECONCILE_GRACE - timedelta(seconds=1)
-    Generation.objects.filter(pk=generation_id).update(next_check_at=past)
+    Generation.objects.filter(pk=generation_id).update(next_check_at=past, lease_until=past)
 
 
 def wait_until_status(generation_id: int, *statuses: str, timeout: float = 20.0) -> Generation:
