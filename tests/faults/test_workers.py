@@ -363,7 +363,12 @@ def test_it_does_not_retry_a_database_error_a_retry_cannot_fix(sim, alice, monke
     drop = install_refusing_trigger(doomed.pk, retry_can_fix=False)
     runs = []
     submit = lifecycle.submit
-    monkeypatch.setattr(lifecycle, "submit", lambda *a, **kw: runs.append(a) or submit(*a, **kw))
+
+    def counted_submit(*args, **kwargs):
+        runs.append(args)
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "submit", counted_submit)
     try:
         tasks.submit_generation.apply((doomed.pk,))  # in this process, retries included
     finally:
