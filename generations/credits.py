@@ -10,9 +10,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
-from django.utils import timezone
 
-from generations.models import Generation, LedgerEntry, MemberBudget
+from generations.models import Generation, LedgerEntry, MemberBudget, this_month
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class OverBudget(Exception):
 
 
 def budget_for(user: AbstractBaseUser) -> MemberBudget:
-    period = MemberBudget.current_period(timezone.localdate())
+    period = this_month()
     budget, _ = MemberBudget.objects.get_or_create(
         user_id=user.pk,
         defaults={"period": period, "monthly_limit": settings.DEFAULT_MONTHLY_BUDGET or None},
@@ -52,17 +51,17 @@ def debit_budget(user: AbstractBaseUser, cost: int) -> None:
         raise OverBudget(cost=cost, used=budget.used, limit=budget.monthly_limit or 0)
 
 
-def reserve(generation: Generation, cost: int) -> None:
-    """Debit the member's budget and write the reservation; call inside the creating transaction."""
-    debit_budget(generation.user, cost)
+def reserve(generation: Generation) -> None:
+    """Debit the member's budget by the generation's ``credits_reserved`` (saved with the row)
+    and write the reservation; call inside the creating transaction."""
+    debit_budget(generation.user, generation.credits_reserved)
     LedgerEntry.objects.create(
         generation=generation,
         user_id=generation.user_id,
         phase=LedgerEntry.Phase.RESERVATION,
         kind=LedgerEntry.Kind.RESERVE,
-        credits=cost,
+        credits=generation.credits_reserved,
     )
-    Generation.objects.filter(pk=generation.pk).update(credits_reserved=cost)
 
 
 def _settle(generation: Generation, kind: str, credits: int, budget_delta: int) -> bool:
@@ -89,10 +88,12 @@ def _adjust_budget(generation: Generation, delta: int) -> None:
 
 
 def charge(generation: Generation, credits: int) -> bool:
-    """Settle what Rivya charged. Returns False if the generation was settled already."""
-    return _settle(
-        generation, LedgerEntry.Kind.CHARGE, credits, credits - generation.credits_reserved
-    )
+    """Settle what Rivya charged. For a generation we gave up on whose result came after all,
+    the release we wrote becomes the one charge (never a second settlement). Returns False if
+    the generation was charged already."""
+    if _settle(generation, LedgerEntry.Kind.CHARGE, credits, credits - generation.credits_reserved):
+        return True
+    return _release_becomes_charge(generation, credits)
 
 
 def release(generation: Generation) -> bool:
@@ -101,9 +102,9 @@ def release(generation: Generation) -> bool:
     return _settle(generation, LedgerEntry.Kind.RELEASE, reserved, -reserved)
 
 
-def convert_release_to_charge(generation: Generation, credits: int) -> bool:
-    """A result that arrived after we gave up: Rivya charged after all, so the release becomes
-    the one charge (never a second settlement)."""
+def _release_becomes_charge(generation: Generation, credits: int) -> bool:
+    """The release gave the reservation back to the member's budget; the charge takes
+    ``credits`` from it again."""
     with transaction.atomic():
         changed = LedgerEntry.objects.filter(
             generation=generation,

@@ -443,7 +443,10 @@ def _get(
         response = client.send(request, stream=True)
     except HTTPX_FAILURES as exc:
         if time.monotonic() >= deadline:
-            raise _too_slow() from None
+            # Not a word by the deadline: the file server is unwell, as if unreachable, so
+            # trying again later may work. (A body that drips instead is refused for good.)
+            detail = "no answer before the result's deadline"
+            raise UnsafeResult.of("too_slow", detail, retryable=True) from None
         detail = f"{type(exc).__name__} connecting to {address}"
         raise UnsafeResult.of("unreachable", detail, retryable=True) from None
     try:

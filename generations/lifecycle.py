@@ -1,9 +1,19 @@
 """The life of a generation, step by step. Celery tasks call these functions and nothing else.
 
-Every step first claims the row with a conditional update (``filter(pk=…, status=…).update(…)``);
-if no row changed, another worker got there first and the step returns quietly. Each step returns
-what should happen next (a :class:`Next`), and the task schedules it; no step sleeps. The row's
-``next_check_at`` is when a worker should look again: the reconciler re-enqueues rows past it.
+Three fields of the row, each with one meaning: ``next_check_at`` is the schedule (when a worker
+should look again), ``lease_until`` the lease (a worker holds the row until then) and
+``lease_token`` the claim (new at every claim). Every step first claims the row with one
+conditional update (``filter(pk=…, status=…, <due and free>).update(lease_until=…,
+lease_token=…)``); if no row changed, the row is not the step's to take and it returns quietly.
+Every later write of the step is conditional on the row still carrying the step's token and
+status (:func:`_held`), so a worker whose lease was taken over changes nothing. Each step returns
+what should happen next (a :class:`Next`) and the task schedules it; no step sleeps.
+
+The reconciler re-enqueues rows whose schedule is overdue and whose lease is free (or ran out:
+a worker killed mid-step is replaced). Celery's time limits do not apply to the threads pool, so
+each step keeps its own deadline: a call to Rivya ends within ``RIVYA_TOTAL_TIMEOUT`` (the
+client's deadline) and a result's downloads within ``RESULT_DEADLINE_SECONDS`` together; the
+lease (:func:`lease_length`) outlasts the longest step.
 """
 
 from __future__ import annotations
@@ -11,52 +21,49 @@ from __future__ import annotations
 import io
 import logging
 import random
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import ngettext
 from PIL import Image
 
 from generations import catalog, credits
-from generations.downloader import FetchedImage, UnsafeResult, fetch_image
+from generations.downloader import FetchedImage, UnsafeResult, fetch_result
+from generations.errors import ADMIN_CODES, ERROR_POLICIES, policy_for
 from generations.models import UNFINISHED, Generation, GenerationImage, Status
 from generations.rivya import (
-    ERROR_POLICIES,
+    FAILED,
+    SUCCEEDED,
     ModelInfo,
     RemoteTask,
     RivyaError,
     get_client,
-    policy_for,
 )
 
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=90)  # how long a claimed step may take before others may redo it
+STEP_MARGIN_SECONDS = 30.0  # past the deadlines of a step's calls: the database, the thumbnails
 SLACK = timedelta(seconds=1)  # a scheduled task may wake this much early
 RECONCILE_GRACE = timedelta(seconds=10)  # how late a check must be before the reconciler steps in
-WAITING_CODES = {"rate_limited", "public_api_disabled"}  # waiting, not failing: no attempt counted
-ADMIN_CODES = {
-    "insufficient_credits",
-    "api_scope_denied",
-    "api_key_missing",
-    "api_key_invalid",
-    "api_key_revoked",
-    "api_key_expired",
-}
 TIMED_OUT = "timed_out"
 LOST_CONTACT = "lost_contact"
+RESULT_REFUSED = "result_unsafe"
 # Failures Rivya may still finish: we keep looking, and a late result is recorded once.
 LATE_CODES = (TIMED_OUT, LOST_CONTACT)
 LATE_CHECK_EVERY = timedelta(minutes=10)
 LATE_WINDOW = timedelta(hours=24)
+# Rivya accepted it: we know its remote task.
+ACCEPTED = Q(remote_task_id__isnull=False) & ~Q(remote_task_id="")
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,72 @@ def _past_budget(generation: Generation) -> bool:
     return _age(generation) > settings.GENERATION_TIME_BUDGET_SECONDS
 
 
+# -- Claiming --------------------------------------------------------------------------------
+
+
+def lease_length() -> timedelta:
+    """How long a claimed step holds the row: longer than the longest step, so no live worker
+    is overtaken. That step makes two calls, each within its own deadline (the model list and
+    the create; or the status check and the result's downloads), then saves what it got. With
+    the default deadlines this is :data:`LEASE`; longer deadlines make a longer lease."""
+    api = settings.RIVYA_TOTAL_TIMEOUT
+    longest = api + max(api, settings.RESULT_DEADLINE_SECONDS) + STEP_MARGIN_SECONDS
+    return max(LEASE, timedelta(seconds=longest))
+
+
+def _due(now: datetime) -> Q:
+    """The schedule says look now."""
+    return Q(next_check_at__lte=now + SLACK)
+
+
+def _free(now: datetime) -> Q:
+    """No worker holds the row, or its lease ran out."""
+    return Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+
+
+def _claim(generation_id: int, claimable: Q, **changes: Any) -> Generation | None:
+    """Take the row's lease if ``claimable`` holds for it, making ``changes`` in the same
+    update. Returns the row as claimed (it carries the new token), or None if it is not ours."""
+    token = uuid.uuid4()
+    claimed = Generation.objects.filter(claimable, pk=generation_id).update(
+        lease_until=timezone.now() + lease_length(), lease_token=token, **changes
+    )
+    if not claimed:
+        return None
+    return Generation.objects.filter(pk=generation_id, lease_token=token).first()
+
+
+def _held(generation: Generation) -> QuerySet[Generation]:
+    """The row, if the step that claimed ``generation`` still holds it: the same token, and the
+    status the step left it in."""
+    return Generation.objects.filter(
+        pk=generation.pk, lease_token=generation.lease_token, status=generation.status
+    )
+
+
+def _release(generation: Generation, **changes: Any) -> bool:
+    """Write a step's outcome and give its lease up, if the step still holds the row."""
+    return bool(_held(generation).update(lease_until=None, **changes))
+
+
+def _log_refusal(what: str, generation: Generation, exc: RivyaError) -> None:
+    """Every refusal, with Rivya's request id: their support asks for it."""
+    logger.warning(
+        "%s for generation %s got %s (Rivya request id: %s)",
+        what,
+        generation.pk,
+        exc.code,
+        exc.request_id or "none sent",
+    )
+
+
+def _admin_words(exc: RivyaError) -> str:
+    """The admin's message for a refusal, with Rivya's request id when it sent one."""
+    if exc.request_id:
+        return f"{exc.admin_message} (Rivya request id: {exc.request_id})"
+    return exc.admin_message
+
+
 # -- Creating -------------------------------------------------------------------------------
 
 
@@ -118,13 +191,13 @@ def create(
                 aspect_ratio=aspect_ratio,
                 negative_prompt=negative_prompt,
                 seed=seed,
+                credits_reserved=model.base_credits,
                 next_check_at=timezone.now(),
             )
-            credits.reserve(generation, model.base_credits)
+            credits.reserve(generation)
     except IntegrityError:
         # The same form arrived twice at once and the other request saved it first.
         return Generation.objects.get(user_id=user.pk, form_token=form_token), False
-    generation.credits_reserved = model.base_credits
     return generation, True
 
 
@@ -140,13 +213,16 @@ def fail(
     charged: int | None = None,
 ) -> bool:
     """End an unfinished generation as failed and settle its credits (release, or the charge
-    Rivya made when ``charged`` is given). Returns False if it had finished already.
+    Rivya made when ``charged`` is given). Returns False if it had finished already, or if
+    another worker has claimed it since ``generation`` was read.
     For the :data:`LATE_CODES` the reconciler keeps looking now and then, for a late result."""
     look_later = code in LATE_CODES and bool(generation.remote_task_id)
     # The state change and its settlement commit together: a crash between them would leave
     # a finished row whose credits were never settled.
     with transaction.atomic():
-        changed = Generation.objects.filter(pk=generation.pk, status__in=UNFINISHED).update(
+        changed = Generation.objects.filter(
+            pk=generation.pk, status__in=UNFINISHED, lease_token=generation.lease_token
+        ).update(
             status=Status.FAILED,
             error_code=code,
             error_message=member_message,
@@ -154,6 +230,7 @@ def fail(
             status_note="",
             finished_at=timezone.now(),
             next_check_at=timezone.now() + LATE_CHECK_EVERY if look_later else None,
+            lease_until=None,
             credits_final=charged or 0,
         )
         if not changed:
@@ -170,7 +247,7 @@ def fail(
 
 
 def fail_with(generation: Generation, exc: RivyaError) -> bool:
-    return fail(generation, exc.code, exc.member_message, exc.admin_message)
+    return fail(generation, exc.code, exc.member_message, _admin_words(exc))
 
 
 def fail_unexpectedly(generation_id: int) -> bool:
@@ -187,51 +264,74 @@ def fail_unexpectedly(generation_id: int) -> bool:
     )
 
 
+def _time_is_up(generation: Generation) -> None:
+    """Give up on a generation past its time budget; the late check keeps looking for it."""
+    minutes = settings.GENERATION_TIME_BUDGET_SECONDS // 60
+    fail(
+        generation,
+        TIMED_OUT,
+        f"Rivya did not finish this image within {minutes} minutes, so we stopped waiting. "
+        "Nothing was charged. Try again later; if Rivya finishes it after all, it will still "
+        "appear here.",
+        f"Gave up on task {generation.remote_task_id or '(never accepted)'} after {minutes} min.",
+    )
+
+
 # -- Submitting ------------------------------------------------------------------------------
 
 
 def submit(generation_id: int, *, reclaim: bool = False) -> Next | None:
-    """Send the create request once. The generation's UUID is the Idempotency-Key, so a retry
-    after a lost answer gets the same remote task. ``reclaim`` (a task retried after a database
-    error) takes back a sending row's lease without waiting for it to run out."""
+    """Send the create request once, then say what comes next.
+
+    1. Claim the row: queued (or sending, its lease run out) and due, counting an attempt.
+       ``reclaim`` (the task retried after a database error) takes back a sending row at once.
+    2. Past the time budget: give up (timed_out). The model gone from Rivya's list: fail.
+    3. POST the create, within the client's deadline. The generation's UUID is the
+       Idempotency-Key, so a retry after a lost answer gets the same remote task.
+    4. Accepted: processing, the first status check soon (:func:`_accepted`). Refused: wait and
+       send again, or fail (:func:`_submit_refused`).
+    """
     now = timezone.now()
-    due = Q(next_check_at__lte=now + SLACK)
+    claimable = _due(now) & _free(now)
     if reclaim:
-        due |= Q(status=Status.SENDING)
-    claimed = Generation.objects.filter(
-        due, pk=generation_id, status__in=(Status.QUEUED, Status.SENDING)
-    ).update(
+        claimable |= Q(status=Status.SENDING)
+    generation = _claim(
+        generation_id,
+        claimable & Q(status__in=(Status.QUEUED, Status.SENDING)),
         status=Status.SENDING,
         submit_attempts=F("submit_attempts") + 1,
-        next_check_at=now + LEASE,
         status_note="",
     )
-    if not claimed:
+    if generation is None:
         return None
-    generation = Generation.objects.get(pk=generation_id)
     if _past_budget(generation):
-        return expire(generation_id)
+        _time_is_up(generation)
+        return None
     model = catalog.find_model(generation.model)
     if model is None or not model.available:
         fail_with(generation, RivyaError("model_unavailable", generation.model))
         catalog.forget_models()
         return None
+    try:
+        task = _create(generation, model)
+    except RivyaError as exc:
+        return _submit_refused(generation, exc)
+    return _accepted(generation, task)
+
+
+def _create(generation: Generation, model: ModelInfo) -> RemoteTask:
     params = catalog.build_params(
         model,
         aspect_ratio=generation.aspect_ratio,
         negative_prompt=generation.negative_prompt,
         seed=generation.seed,
     )
-    try:
-        task = get_client().create_generation(
-            model=generation.model,
-            prompt=generation.prompt,
-            params=params,
-            idempotency_key=str(generation.uuid),
-        )
-    except RivyaError as exc:
-        return _submit_refused(generation, exc)
-    return _accepted(generation, task)
+    return get_client().create_generation(
+        model=generation.model,
+        prompt=generation.prompt,
+        params=params,
+        idempotency_key=str(generation.uuid),
+    )
 
 
 def _model_gone(generation: Generation) -> RivyaError | None:
@@ -247,7 +347,8 @@ def _model_gone(generation: Generation) -> RivyaError | None:
 def _accepted(generation: Generation, task: RemoteTask) -> Next | None:
     delay = poll_delay(0)
     now = timezone.now()
-    moved = Generation.objects.filter(pk=generation.pk, status=Status.SENDING).update(
+    moved = _release(
+        generation,
         status=Status.PROCESSING,
         remote_task_id=task.id,
         remote_status=task.status,
@@ -258,10 +359,10 @@ def _accepted(generation: Generation, task: RemoteTask) -> Next | None:
 
 
 def _submit_refused(generation: Generation, exc: RivyaError) -> Next | None:
-    logger.warning("Create for generation %s answered %s", generation.pk, exc.code)
+    _log_refusal("Create", generation, exc)
     if exc.code == "validation_failed":
         exc = _model_gone(generation) or exc
-    waiting = exc.code in WAITING_CODES
+    waiting = exc.policy.waiting
     attempts_left = generation.submit_attempts < settings.SUBMIT_MAX_ATTEMPTS
     if not exc.retryable or not (waiting or attempts_left):
         fail_with(generation, exc)
@@ -272,7 +373,8 @@ def _submit_refused(generation: Generation, exc: RivyaError) -> Next | None:
         if waiting
         else f"Rivya did not answer properly; trying again in {round(delay)} s."
     )
-    moved = Generation.objects.filter(pk=generation.pk, status=Status.SENDING).update(
+    moved = _release(
+        generation,
         status=Status.QUEUED,
         status_note=note,
         next_check_at=timezone.now() + timedelta(seconds=delay),
@@ -286,49 +388,57 @@ def _submit_refused(generation: Generation, exc: RivyaError) -> Next | None:
 
 
 def poll(generation_id: int, *, force: bool = False, reclaim: bool = False) -> Next | None:
-    """One GET of the remote task, then the next step. ``force`` (a webhook arrived) checks now
-    even if the next check is not yet due; ``reclaim`` (a task retried after a database error)
-    also takes back the lease of a result being stored."""
-    generation = Generation.objects.filter(pk=generation_id).first()
-    if generation is None or not generation.remote_task_id:
-        return None
-    late = generation.status == Status.FAILED and generation.error_code in LATE_CODES
-    if late and generation.next_check_at is None and not force:
-        return None  # no longer looked after (past the late window)
-    if generation.status not in (Status.PROCESSING, Status.DOWNLOADING) and not late:
-        return None
-    now = timezone.now()
-    due = generation.next_check_at is None or generation.next_check_at <= now + SLACK
-    if not (due or force or reclaim):
-        return None  # a check is already scheduled; this message is a duplicate
-    if generation.status == Status.DOWNLOADING and not (due or reclaim):
-        return None  # a worker holds the lease and is storing the result; a webhook adds nothing
-    lease_until = now + LEASE
-    claimed = Generation.objects.filter(
-        pk=generation.pk, status=generation.status, next_check_at=generation.next_check_at
-    ).update(next_check_at=lease_until, poll_count=F("poll_count") + 1)
-    if not claimed:
-        return None
+    """One status check of a generation Rivya accepted, then say what comes next.
+
+    1. Claim the row (:func:`_claim_for_poll`). A webhook (``force``) for a generation we gave
+       up on is handed to :func:`look_for_late_result`: the webhook cannot know which it is.
+    2. GET the remote task, within the client's deadline. Refused: check again later, or give
+       up (:func:`_poll_refused`).
+    3. Succeeded: store the result (:func:`store_result`). Failed: fail with Rivya's reason,
+       settling what it charged.
+    4. Still running: past the time budget, give up (timed_out); otherwise check again after
+       :func:`poll_delay`.
+    """
+    generation = _claim_for_poll(generation_id, force=force, reclaim=reclaim)
+    if generation is None:
+        return look_for_late_result(generation_id, webhook=True) if force else None
     try:
-        task = get_client().get_generation(generation.remote_task_id)
+        task = get_client().get_generation(generation.remote_task_id or "")
     except RivyaError as exc:
-        return _poll_refused(generation, exc, late=late)
-    if task.status == "succeeded":
-        return store_result(generation, task, lease_until, late=late)
-    if late:
-        _look_again_later(generation, finished=task.is_finished)
-        return None
-    if task.status == "failed":
+        return _poll_refused(generation, exc)
+    if task.status == SUCCEEDED:
+        return store_result(generation, task)
+    if task.status == FAILED:
         _remote_failed(generation, task)
         return None
     if _past_budget(generation):
-        return expire(generation.pk)
+        _time_is_up(generation)
+        return None
     return _still_running(generation, task)
+
+
+def _claim_for_poll(generation_id: int, *, force: bool, reclaim: bool) -> Generation | None:
+    """Claim a processing or downloading row that is due and free. ``force`` (a webhook)
+    checks a processing row now, even one another worker is checking; it never disturbs a
+    worker storing the result. ``reclaim`` (a task retried after a database error) takes back
+    the lease its first run left."""
+    now = timezone.now()
+    claimable = _due(now) & _free(now)
+    if force:
+        claimable |= Q(status=Status.PROCESSING)
+    if reclaim:
+        claimable = Q()
+    return _claim(
+        generation_id,
+        claimable & ACCEPTED & Q(status__in=(Status.PROCESSING, Status.DOWNLOADING)),
+        poll_count=F("poll_count") + 1,
+    )
 
 
 def _still_running(generation: Generation, task: RemoteTask) -> Next | None:
     delay = poll_delay(_age(generation))
-    moved = Generation.objects.filter(pk=generation.pk, status=Status.PROCESSING).update(
+    moved = _release(
+        generation,
         remote_status=task.status,
         poll_errors=0,
         status_note="",
@@ -351,27 +461,25 @@ def _remote_failed(generation: Generation, task: RemoteTask) -> None:
     )
 
 
-def _poll_refused(generation: Generation, exc: RivyaError, *, late: bool) -> Next | None:
-    logger.warning("Status check for generation %s answered %s", generation.pk, exc.code)
-    if late:
-        _look_again_later(generation, finished=not exc.retryable)
-        return None
+def _poll_refused(generation: Generation, exc: RivyaError) -> Next | None:
+    _log_refusal("Status check", generation, exc)
     if not exc.retryable:
         fail_with(generation, exc)
         return None
     errors = generation.poll_errors + 1
-    if errors >= settings.POLL_MAX_ERRORS and exc.code not in WAITING_CODES:
+    if errors >= settings.POLL_MAX_ERRORS and not exc.policy.waiting:
         fail(
             generation,
             LOST_CONTACT,
             "We lost contact with Rivya while it was making this image, so we stopped waiting "
             "and returned its credits. If Rivya finishes it after all, it will still appear "
             "here.",
-            f"Status checks failed {errors} times in a row; last: {exc.admin_message}",
+            f"Status checks failed {errors} times in a row; last: {_admin_words(exc)}",
         )
         return None
     delay = exc.retry_after if exc.retry_after is not None else backoff(errors)
-    moved = Generation.objects.filter(pk=generation.pk, status=generation.status).update(
+    moved = _release(
+        generation,
         poll_errors=errors,
         status_note="Rivya is slow to answer; we keep checking.",
         next_check_at=timezone.now() + timedelta(seconds=delay),
@@ -379,56 +487,99 @@ def _poll_refused(generation: Generation, exc: RivyaError, *, late: bool) -> Nex
     return Next("poll", delay) if moved else None
 
 
-def _look_again_later(generation: Generation, *, finished: bool) -> None:
-    """A failed generation that Rivya may still finish: look again in a while, for a day."""
-    stop = finished or (
-        generation.finished_at is not None and generation.finished_at < timezone.now() - LATE_WINDOW
+# -- A late result ---------------------------------------------------------------------------
+
+
+def look_for_late_result(generation_id: int, *, webhook: bool = False) -> Next | None:
+    """One look for the result of a generation we gave up on (:data:`LATE_CODES`): Rivya may
+    still finish it. The reconciler runs this every :data:`LATE_CHECK_EVERY` for
+    :data:`LATE_WINDOW` after we gave up; a webhook runs it at once, even after that.
+
+    1. Claim the row: failed with a late code, and due (for a webhook: at any time).
+    2. GET the remote task. Refused, or still running: look again later; a final answer
+       (failed, or a refusal no retry can fix) ends the looking (:func:`_look_again_later`).
+    3. Succeeded: store the result as a status check would (:func:`store_result`). The
+       generation succeeds after all, and its release becomes the one charge.
+    """
+    now = timezone.now()
+    claimable = Q() if webhook else _due(now) & _free(now)
+    generation = _claim(
+        generation_id,
+        claimable & ACCEPTED & Q(status=Status.FAILED, error_code__in=LATE_CODES),
+        poll_count=F("poll_count") + 1,
+        poll_errors=0,  # the result's downloads get their own tries
     )
-    Generation.objects.filter(pk=generation.pk, status=Status.FAILED).update(
-        next_check_at=None if stop else timezone.now() + LATE_CHECK_EVERY
+    if generation is None:
+        return None
+    try:
+        task = get_client().get_generation(generation.remote_task_id or "")
+    except RivyaError as exc:
+        _log_refusal("Late check", generation, exc)
+        _look_again_later(generation, final=not exc.retryable)
+        return None
+    if task.status != SUCCEEDED:
+        _look_again_later(generation, final=task.is_finished)
+        return None
+    return store_result(generation, task)
+
+
+def _look_again_later(generation: Generation, *, final: bool) -> None:
+    """Look again in a while, until a day after we gave up, unless Rivya's answer was final."""
+    now = timezone.now()
+    window_over = generation.finished_at is not None and generation.finished_at < now - LATE_WINDOW
+    _release(
+        generation,
+        next_check_at=None if final or window_over else now + LATE_CHECK_EVERY,
     )
 
 
 # -- Storing the result ----------------------------------------------------------------------
 
 
-def store_result(
-    generation: Generation, task: RemoteTask, lease_until: datetime, *, late: bool = False
-) -> Next | None:
-    """Download every image, keep it and a thumbnail, then (only then) mark the row succeeded."""
-    rows = Generation.objects.filter(pk=generation.pk, next_check_at=lease_until)
-    if late:
-        rows = rows.filter(status=Status.FAILED, error_code__in=LATE_CODES)
-    else:
-        rows = rows.filter(status__in=(Status.PROCESSING, Status.DOWNLOADING))
-    if not rows.update(
+def store_result(generation: Generation, task: RemoteTask) -> Next | None:
+    """Keep Rivya's result, under the lease of the step that found it (a status check, the
+    time budget's last look, or the late check).
+
+    1. Mark the row downloading (a generation we gave up on is open again until step 4).
+    2. Download every image within one deadline (:func:`_download`). One we cannot get, or
+       refuse to keep, goes to :func:`_download_failed`.
+    3. Save the images and a thumbnail under names fixed by the generation (a rerun overwrites).
+    4. Only then, in one transaction, mark it succeeded and charge (:func:`_succeed`).
+    """
+    if not _held(generation).update(
         status=Status.DOWNLOADING,
         remote_status=task.status,
         status_note="Rivya finished; saving the image.",
     ):
         return None
-    if not task.urls:
-        return _download_failed(generation, task, UnsafeResult("Rivya sent no image address."))
-    # One deadline for all of a result's images, so storing them stays within a task's limits.
-    deadline = time.monotonic() + settings.RESULT_DEADLINE_SECONDS
+    generation.status = Status.DOWNLOADING
     try:
-        images = [
-            fetch_image(url, deadline_seconds=max(1.0, deadline - time.monotonic()))
-            for url in task.urls
-        ]
+        images = _download(task)
     except UnsafeResult as exc:
         return _download_failed(generation, task, exc)
     first = _save_images(generation, images)
     thumbnail = _save_thumbnail(generation, images[0])
+    _succeed(generation, task, images[0], first, thumbnail)
+    return None
+
+
+def _download(task: RemoteTask) -> list[FetchedImage]:
+    """Every image of the result (at most four), fetched and checked within one deadline and
+    one byte budget for them all, so storing a result never outlasts its step's lease."""
+    return fetch_result(task.urls)
+
+
+def _succeed(
+    generation: Generation, task: RemoteTask, primary: FetchedImage, image: str, thumbnail: str
+) -> None:
     with transaction.atomic():  # succeeded and charged commit together
-        done = Generation.objects.filter(
-            pk=generation.pk, status=Status.DOWNLOADING, next_check_at=lease_until
-        ).update(
+        done = _release(
+            generation,
             status=Status.SUCCEEDED,
-            image=first,
+            image=image,
             thumbnail=thumbnail,
-            width=images[0].width,
-            height=images[0].height,
+            width=primary.width,
+            height=primary.height,
             credits_final=task.final_credits,
             status_note="",
             error_code="",
@@ -437,31 +588,63 @@ def store_result(
             next_check_at=None,
         )
         if done:
-            if late:
-                credits.convert_release_to_charge(generation, task.final_credits)
-            else:
-                credits.charge(generation, task.final_credits)
-    return None
+            credits.charge(generation, task.final_credits)
 
 
 def _download_failed(generation: Generation, task: RemoteTask, exc: UnsafeResult) -> Next | None:
-    logger.warning("Result of generation %s not stored: %s", generation.pk, exc.message)
+    """A result we could not download (after a few tries) or refuse to keep. Rivya made it and
+    charged for it, so the charge is settled and the member is told what happened."""
+    detail = str(getattr(exc, "detail", "") or "")
+    logger.warning(
+        "Result of generation %s (task %s) not stored: %s %s",
+        generation.pk,
+        task.id,
+        exc.message,
+        detail,
+    )
     errors = generation.poll_errors + 1
     if exc.retryable and errors < settings.POLL_MAX_ERRORS:
         delay = backoff(errors)
-        Generation.objects.filter(pk=generation.pk, status=Status.DOWNLOADING).update(
-            poll_errors=errors, next_check_at=timezone.now() + timedelta(seconds=delay)
+        moved = _release(
+            generation, poll_errors=errors, next_check_at=timezone.now() + timedelta(seconds=delay)
         )
-        return Next("poll", delay)
+        return Next("poll", delay) if moved else None
     fail(
         generation,
-        "result_unsafe",
-        f"Rivya made the image, but it could not be saved safely: {exc.message} "
-        "Try again; if it happens again, tell an admin.",
-        f"Result of task {task.id} refused: {exc.message}",
+        RESULT_REFUSED,
+        _refused_result_message(task.final_credits, exc),
+        f"Result of task {task.id} not stored ({task.final_credits} credits charged): "
+        f"{exc.message} {detail}".strip(),
         charged=task.final_credits or None,
     )
     return None
+
+
+def _refused_result_message(charged: int, exc: UnsafeResult) -> str:
+    """What the member reads when Rivya made the image but the studio did not keep it: what
+    happened, what it cost, why (``exc.message``, the studio's words) and what to do."""
+    if exc.retryable:
+        what = ngettext(
+            "Rivya made this image and charged %(credits)d credit for it, but the studio could "
+            "not download the file.",
+            "Rivya made this image and charged %(credits)d credits for it, but the studio could "
+            "not download the file.",
+            charged,
+        )
+    else:
+        what = ngettext(
+            "Rivya made this image and charged %(credits)d credit for it, but the studio "
+            "refused to keep the file.",
+            "Rivya made this image and charged %(credits)d credits for it, but the studio "
+            "refused to keep the file.",
+            charged,
+        )
+    to_do = (
+        "Trying again makes a new image, which Rivya charges again; if this keeps happening, "
+        "tell an admin."
+    )
+    happened = what % {"credits": charged}
+    return f"{happened} {exc.message} {to_do}"
 
 
 def _save_images(generation: Generation, images: list[FetchedImage]) -> str:
@@ -497,51 +680,58 @@ def _save_thumbnail(generation: Generation, fetched: FetchedImage) -> str:
 
 
 def expire(generation_id: int) -> Next | None:
-    """End a generation past its time budget, after one last look at the API."""
-    generation = Generation.objects.filter(pk=generation_id, status__in=UNFINISHED).first()
+    """End a generation past its time budget, after one last look at Rivya (the reconciler's).
+
+    1. Claim the row: unfinished, and no worker holds it.
+    2. Rivya accepted it: one last GET. Succeeded: store the result. Failed: fail with
+       Rivya's reason, settling what it charged.
+    3. Otherwise (still running, no answer, never accepted): fail it as timed_out; the late
+       check keeps looking.
+    """
+    generation = _claim(generation_id, Q(status__in=UNFINISHED) & _free(timezone.now()))
     if generation is None:
         return None
-    if generation.remote_task_id:
-        try:
-            task = get_client().get_generation(generation.remote_task_id)
-        except RivyaError:
-            task = None
-        if task is not None and task.status == "succeeded":
-            lease_until = timezone.now() + LEASE
-            claimed = Generation.objects.filter(pk=generation.pk, status__in=UNFINISHED).update(
-                next_check_at=lease_until
-            )
-            return store_result(generation, task, lease_until) if claimed else None
-        if task is not None and task.status == "failed":
-            _remote_failed(generation, task)
-            return None
-    minutes = settings.GENERATION_TIME_BUDGET_SECONDS // 60
-    fail(
-        generation,
-        TIMED_OUT,
-        f"Rivya did not finish this image within {minutes} minutes, so we stopped waiting. "
-        "Nothing was charged. Try again later; if Rivya finishes it after all, it will still "
-        "appear here.",
-        f"Gave up on task {generation.remote_task_id or '(never accepted)'} after {minutes} min.",
-    )
+    task = _last_look(generation)
+    if task is not None and task.status == SUCCEEDED:
+        return store_result(generation, task)
+    if task is not None and task.status == FAILED:
+        _remote_failed(generation, task)
+        return None
+    _time_is_up(generation)
     return None
 
 
+def _last_look(generation: Generation) -> RemoteTask | None:
+    if not generation.remote_task_id:
+        return None
+    try:
+        return get_client().get_generation(generation.remote_task_id)
+    except RivyaError as exc:
+        _log_refusal("Last status check", generation, exc)
+        return None
+
+
 def overdue_generations(limit: int = 500) -> list[tuple[int, str, bool]]:
-    """Rows a worker should look at now: unfinished ones whose next check is overdue or which
-    are past their time budget, and failed ones due a look for a late result:
-    ``(id, status, past_budget)``."""
+    """Rows a worker should look at now, and that no live worker holds: unfinished ones whose
+    next check is overdue or which are past their time budget, and failed ones due a look for
+    a late result: ``(id, status, past_budget)``."""
     now = timezone.now()
     budget_start = now - timedelta(seconds=settings.GENERATION_TIME_BUDGET_SECONDS)
+    free = Q(lease_until__isnull=True) | Q(lease_until__lte=now - RECONCILE_GRACE)
     unfinished = (
         Generation.objects.filter(status__in=UNFINISHED)
         .filter(Q(next_check_at__lte=now - RECONCILE_GRACE) | Q(created_at__lt=budget_start))
+        .filter(free)
         .order_by("next_check_at")
         .values_list("pk", "status", "created_at")[:limit]
     )
-    late = Generation.objects.filter(
-        status=Status.FAILED, error_code__in=LATE_CODES, next_check_at__lte=now
-    ).values_list("pk", "status", "created_at")[:limit]
+    late = (
+        Generation.objects.filter(
+            status=Status.FAILED, error_code__in=LATE_CODES, next_check_at__lte=now
+        )
+        .filter(free)
+        .values_list("pk", "status", "created_at")[:limit]
+    )
     return [
         (pk, status, status != Status.FAILED and created < budget_start)
         for pk, status, created in [*unfinished, *late]

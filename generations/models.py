@@ -21,14 +21,6 @@ class Status(models.TextChoices):
 UNFINISHED = (Status.QUEUED, Status.SENDING, Status.PROCESSING, Status.DOWNLOADING)
 
 
-class AspectRatio(models.TextChoices):
-    SQUARE = "1:1", "Square 1:1"
-    WIDE = "16:9", "Wide 16:9"
-    TALL = "9:16", "Tall 9:16"
-    PORTRAIT = "3:4", "Portrait 3:4"
-    LANDSCAPE = "4:3", "Landscape 4:3"
-
-
 class Generation(models.Model):
     """One image request: a row saved before anything is sent, and the truth about it after."""
 
@@ -42,7 +34,8 @@ class Generation(models.Model):
     model = models.CharField(max_length=64, default="google-imagen4")
     prompt = models.TextField()
     negative_prompt = models.TextField(blank=True)
-    aspect_ratio = models.CharField(max_length=8, default=AspectRatio.SQUARE)
+    # One of the model's ratios (catalog.aspect_ratios); the form offers and checks them.
+    aspect_ratio = models.CharField(max_length=8, default="1:1")
     seed = models.PositiveBigIntegerField(null=True, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -69,8 +62,29 @@ class Generation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # When a worker should next look at it; the reconciler re-enqueues rows past this time.
-    next_check_at = models.DateTimeField(null=True, blank=True)
+    # The schedule, the lease and the claim are three fields, each with one meaning
+    # (generations/lifecycle.py says how a step uses them).
+    next_check_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The schedule: when a worker should next look at this generation. A claim "
+        "leaves it as it is; the reconciler re-enqueues rows past it whose lease is free. Empty "
+        "when there is nothing left to do.",
+    )
+    lease_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The lease: a worker that claimed a step holds the row until then, and no "
+        "other worker takes it before (a webhook may, for a status check). Empty when no worker "
+        "holds it. A worker killed mid-step is replaced once it runs out.",
+    )
+    lease_token = models.UUIDField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The claim: new at every claim. A step writes its outcome only where the row "
+        "still has its token, so a worker whose lease was taken over changes nothing.",
+    )
     # Deleting hides a generation; the row stays, because the credit ledger refers to it.
     deleted_at = models.DateTimeField(null=True, blank=True)
 
@@ -168,7 +182,8 @@ class LedgerEntry(models.Model):
 
 
 def this_month() -> date:
-    """The first day of the current month: the budget period a new budget starts in."""
+    """The first day of the current month: the budget period now (a new budget starts in it,
+    and ``credits.budget_for`` moves an older one to it)."""
     return timezone.localdate().replace(day=1)
 
 
@@ -188,10 +203,6 @@ class MemberBudget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.used}/{self.monthly_limit or '∞'} in {self.period:%Y-%m}"
-
-    @staticmethod
-    def current_period(today: date) -> date:
-        return today.replace(day=1)
 
 
 class WebhookEvent(models.Model):

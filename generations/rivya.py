@@ -29,6 +29,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 from django.conf import settings
 
+from generations.errors import ErrorPolicy, policy_for
+
 logger = logging.getLogger(__name__)
 
 CREATE_OK = (200, 201, 202)  # the docs do not say which one a create answers; all mean created
@@ -49,106 +51,9 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 HTTPX_FAILURES: Final = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, httpx.CookieConflict)
 
 
-@dataclass(frozen=True)
-class ErrorPolicy:
-    """What an error code means for us. For a retryable code, ``member_message`` is what the
-    member reads once the retries are used up (while retrying, the card says it is waiting)."""
-
-    retry: bool
-    member_message: str
-    admin_message: str
-
-
-_ASK_ADMIN = "Please tell an admin; nothing was charged."
-_KEY_PROBLEM = "The Rivya API key is not accepted ({code}). Set a valid RIVYA_API_KEY."
-_NOT_SET_UP = "The studio is not set up to reach Rivya. " + _ASK_ADMIN
-_GAVE_UP = " so we stopped trying. Its credits were returned; try again in a few minutes."
-
-# Every error code the docs list (and the few this client makes itself), in one table.
-ERROR_POLICIES: dict[str, ErrorPolicy] = {
-    "validation_failed": ErrorPolicy(
-        False,
-        "Rivya did not accept these settings: {message} Change them and try again.",
-        "Rivya rejected a request as invalid: {message}",
-    ),
-    "insufficient_credits": ErrorPolicy(
-        False,
-        "The team's Rivya account is out of credits. An admin has been told; try again once "
-        "credits are added.",
-        "The Rivya account has too few credits for a generation. Add credits at rivya.ai.",
-    ),
-    "idempotency_conflict": ErrorPolicy(
-        False,
-        "This request clashed with an earlier one under the same id. Submit it again as new.",
-        "Rivya reported idempotency_conflict: the same key was sent with a different body.",
-    ),
-    "rate_limited": ErrorPolicy(
-        True,
-        "Rivya kept asking us to slow down," + _GAVE_UP,
-        "Rivya rate-limited us ({message}).",
-    ),
-    "public_api_disabled": ErrorPolicy(
-        True,
-        "Rivya's API stayed switched off," + _GAVE_UP,
-        "Rivya's public API is switched off for now (public_api_disabled); we keep retrying.",
-    ),
-    "not_found": ErrorPolicy(
-        False,
-        "Rivya no longer knows this job. Submit it again. " + _ASK_ADMIN,
-        "Rivya answered not_found for a task we created: was the API key changed?",
-    ),
-    "generation_failed": ErrorPolicy(
-        False,
-        "Rivya could not make this image. Nothing was charged. Try again, perhaps with a "
-        "different prompt.",
-        "A task ended failed with generation_failed.",
-    ),
-    "api_key_missing": ErrorPolicy(False, _NOT_SET_UP, _KEY_PROBLEM),
-    "api_key_invalid": ErrorPolicy(False, _NOT_SET_UP, _KEY_PROBLEM),
-    "api_key_revoked": ErrorPolicy(False, _NOT_SET_UP, _KEY_PROBLEM),
-    "api_key_expired": ErrorPolicy(False, _NOT_SET_UP, _KEY_PROBLEM),
-    "api_scope_denied": ErrorPolicy(
-        False,
-        "The studio is not allowed to do this at Rivya. " + _ASK_ADMIN,
-        "The Rivya API key lacks a scope (generations:create, generations:read, credits:read, "
-        "models:read). Create a key with all scopes.",
-    ),
-    "model_unavailable": ErrorPolicy(
-        False,
-        "This model is not available at Rivya any more. Pick another model and try again.",
-        "Rivya no longer offers {message} (unavailable or gone from GET /api/v1/models); the "
-        "form no longer offers it.",
-    ),
-    "server_error": ErrorPolicy(
-        True,
-        "Rivya kept answering with server errors," + _GAVE_UP,
-        "Rivya answered with a server error ({message}).",
-    ),
-    "timeout": ErrorPolicy(
-        True,
-        "Rivya kept taking too long to answer," + _GAVE_UP,
-        "Rivya did not answer in time ({message}).",
-    ),
-    "connection_error": ErrorPolicy(
-        True,
-        "We could not reach Rivya," + _GAVE_UP,
-        "Could not connect to Rivya ({message}). Check RIVYA_BASE_URL and the network.",
-    ),
-    "protocol_error": ErrorPolicy(
-        True,
-        "Rivya sent answers we could not read," + _GAVE_UP,
-        "Rivya sent an answer we could not read ({message}).",
-    ),
-}
-UNKNOWN_ERROR = ErrorPolicy(
-    False,
-    "Rivya refused this request ({code}). " + _ASK_ADMIN,
-    "Rivya answered with an error code this app does not know: {code}: {message}",
-)
-
-
-def policy_for(code: str) -> ErrorPolicy:
-    return ERROR_POLICIES.get(code, UNKNOWN_ERROR)
+# Rivya's final task statuses (the others mean it is still working on it).
+SUCCEEDED = "succeeded"
+FAILED = "failed"
 
 
 class RivyaError(Exception):

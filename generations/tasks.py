@@ -1,7 +1,9 @@
 """Celery tasks: each takes an id, calls one lifecycle step, and enqueues what it says is next.
 
-Tasks are retried for database trouble (the step is safe to rerun: every change is claimed), and
-a task that keeps failing for one generation ends it as failed instead of retrying forever.
+Tasks are retried for database trouble a retry can fix (a lost connection, a lock, a
+serialization failure: the step is safe to rerun, every change is claimed), and a task that keeps
+failing for one generation ends it as failed instead of retrying forever. The broker is only a
+doorbell: when it cannot be reached, :func:`send` logs and the reconciler sends it later.
 """
 
 from __future__ import annotations
@@ -9,15 +11,26 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import kombu.exceptions
 from celery import Task, shared_task
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from generations import lifecycle
+from generations.models import Status
 
 logger = logging.getLogger(__name__)
 
-RETRY_FOR = (OperationalError, InterfaceError, DatabaseError)
+# What a rerun can fix: a connection lost or refused, a lock not granted in time (SQLite's
+# "database is locked" is an OperationalError), a serialization failure or deadlock (PostgreSQL's
+# are OperationalErrors). Not an IntegrityError, a ProgrammingError or a DataError: the same
+# statement fails the same way again.
+RETRY_FOR = (OperationalError, InterfaceError)
+# What sending a message raises when the broker cannot be reached: Celery turns the transport's
+# connection and channel errors into kombu's OperationalError (Redis, RabbitMQ, a write that
+# fails in the filesystem transport); the filesystem transport's folder errors (a folder gone)
+# come through as OSError, which also covers the socket errors of any transport.
+BROKER_DOWN = (kombu.exceptions.OperationalError, OSError)
 TASK_OPTIONS: dict[str, Any] = {
     "autoretry_for": RETRY_FOR,
     "retry_backoff": 2,
@@ -41,23 +54,42 @@ class GenerationTask(Task):  # type: ignore[type-arg]
                 logger.exception("Could not mark generation %s failed", args[0])
 
 
-def schedule(step: lifecycle.Next | None, generation_id: int) -> None:
-    if step is None:
-        return
-    task = submit_generation if step.step == "submit" else poll_generation
+def send(
+    task: Task,  # type: ignore[type-arg]
+    generation_id: int,
+    *,
+    countdown: float | None = None,
+    **kwargs: Any,
+) -> bool:
+    """Ring the doorbell: enqueue ``task`` for a generation (after ``countdown`` s). When the
+    broker cannot be reached, log it and return False: the row and its next check are saved,
+    and the reconciler sends it once the broker is back. Any other error is raised."""
     try:
-        task.apply_async((generation_id,), countdown=step.delay)
-    except Exception:  # the broker is down: the row's next check is saved; the reconciler has it
-        logger.warning("Could not schedule %s of generation %s", step.step, generation_id)
+        if countdown is None:
+            task.delay(generation_id, **kwargs)
+        else:
+            task.apply_async((generation_id,), kwargs, countdown=countdown)
+    except BROKER_DOWN as exc:
+        logger.warning(
+            "Could not enqueue generation %s (%s): %s; the reconciler will send it",
+            generation_id,
+            task.name,
+            exc,
+        )
+        return False
+    return True
+
+
+def schedule(step: lifecycle.Next | None, generation_id: int) -> None:
+    if step is not None:
+        task = submit_generation if step.step == "submit" else poll_generation
+        send(task, generation_id, countdown=step.delay)
 
 
 def enqueue_submit(generation_id: int) -> None:
     """Ring the doorbell for a new generation. If the broker is down the row is safe in the
     database, and the reconciler sends it once the broker is back."""
-    try:
-        submit_generation.delay(generation_id)
-    except Exception:  # any broker or connection error: the reconciler has it covered
-        logger.warning("Could not enqueue generation %s; the reconciler will", generation_id)
+    send(submit_generation, generation_id)
 
 
 def is_retry(task: Task) -> bool:  # type: ignore[type-arg]
@@ -81,20 +113,34 @@ def expire_generation(generation_id: int) -> None:
     schedule(lifecycle.expire(generation_id), generation_id)
 
 
+@shared_task(base=GenerationTask, **TASK_OPTIONS)
+def check_late_result(generation_id: int) -> None:
+    schedule(lifecycle.look_for_late_result(generation_id), generation_id)
+
+
+def _task_for(status: str, past_budget: bool) -> Any:  # the tasks are typed Any by Celery
+    if past_budget:
+        return expire_generation
+    if status == Status.FAILED:
+        return check_late_result
+    if status in (Status.QUEUED, Status.SENDING):
+        return submit_generation
+    return poll_generation
+
+
 @shared_task(acks_late=True)
 def reconcile() -> int:
-    """Ring the doorbell again for every unfinished generation whose next check is overdue."""
-    rows = lifecycle.overdue_generations()
-    for generation_id, status, past_budget in rows:
-        if past_budget:
-            expire_generation.delay(generation_id)
-        elif status in ("queued", "sending"):
-            submit_generation.delay(generation_id)
-        else:
-            poll_generation.delay(generation_id)
-    if rows:
-        logger.info("Reconciler re-enqueued %d generations", len(rows))
-    return len(rows)
+    """Ring the doorbell again for every generation whose next check is overdue (and that no
+    live worker holds). Stops at the first message the broker does not take: the rest would
+    wait for it too, and the next run sends them."""
+    sent = 0
+    for generation_id, status, past_budget in lifecycle.overdue_generations():
+        if not send(_task_for(status, past_budget), generation_id):
+            break
+        sent += 1
+    if sent:
+        logger.info("Reconciler re-enqueued %d generations", sent)
+    return sent
 
 
 @shared_task(acks_late=True)

@@ -11,9 +11,8 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.http import QueryDict
 from django.utils import timezone
 
-from generations.lifecycle import ADMIN_CODES
+from generations.errors import ADMIN_CODES, policy_for
 from generations.models import Generation, LedgerEntry, Status
-from generations.rivya import policy_for
 
 MAX_DAYS = 366
 # Dates the report answers for. Far enough from date.min and date.max that a day's bounds, in

@@ -22,7 +22,7 @@ from django_htmx.middleware import HtmxDetails
 
 from generations import catalog, credits, lifecycle, tasks, usage, webhooks
 from generations.forms import GenerateForm
-from generations.models import UNFINISHED, Generation
+from generations.models import UNFINISHED, Generation, Status
 from generations.rivya import RivyaError, get_client
 
 logger = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ def cards(request: MemberRequest) -> HttpResponse:
 @require_GET
 def detail(request: MemberRequest, pk: int) -> HttpResponse:
     generation = get_object_or_404(visible_generations(), pk=pk)
-    images = list(generation.images.all()) if generation.status == "succeeded" else []
+    images = list(generation.images.all()) if generation.status == Status.SUCCEEDED else []
     return render(request, "generations/detail.html", {"generation": generation, "images": images})
 
 

@@ -87,10 +87,8 @@ def receive(request: HttpRequest) -> HttpResponse:
             "Webhook %s names a task we do not know: %s", headers["webhook-id"], json.dumps(task_id)
         )
         return JsonResponse({"status": "unknown task"})
-    try:
-        tasks.poll_generation.delay(generation_id, force=True)
-    except Exception:  # broker down: the regular polls and the reconciler still find it
-        logger.warning("Could not enqueue a check for generation %s", generation_id)
+    # Broker down: logged; the regular polls and the reconciler still find it.
+    tasks.send(tasks.poll_generation, generation_id, force=True)
     return JsonResponse({"status": "ok"})
 
 

@@ -305,7 +305,6 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # The Rivya API. The simulator listens on RIVYA_BASE_URL by default; script/server starts it.
 RIVYA_BASE_URL = env_str("RIVYA_BASE_URL", "http://127.0.0.1:8765").rstrip("/")
 RIVYA_API_KEY = env_str("RIVYA_API_KEY", "rvya_sk_local_simulator")
-RIVYA_MODEL = env_str("RIVYA_MODEL", "google-imagen4")
 RIVYA_CONNECT_TIMEOUT = env_float("RIVYA_CONNECT_TIMEOUT", 5.0)
 RIVYA_READ_TIMEOUT = env_float("RIVYA_READ_TIMEOUT", 20.0)
 # The most one API call may take from start to its last byte, whatever the steps took.

@@ -32,7 +32,7 @@ Endpoint = Literal["create", "get", "other"]
 
 RESULT_MODES = (
     "ok", "fail", "never", "huge", "drip", "lie_length", "html", "svg", "bomb",
-    "redirect", "redirect_private", "private_url", "http_url", "multi",
+    "redirect", "redirect_private", "private_url", "http_url", "multi", "hang",
 )  # fmt: skip
 WEBHOOK_MODES = ("good", "bad_signature", "stale_timestamp", "replay", "none")
 

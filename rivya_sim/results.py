@@ -7,7 +7,8 @@ to ``/results/<task_id>/real/<n>.png`` on the same origin, which serves the real
 Assumptions where the brief is silent: "huge" is 40 MiB (honest ``Content-Length``);
 "lie_length" claims 1000 bytes but streams the real picture followed by junk up to 21 MiB and
 then closes the connection; "drip" claims the real length and sends the first byte at once,
-then one byte per second until the client leaves or the simulator stops.
+then one byte per second until the client leaves or the simulator stops; "hang" accepts the
+request and never answers (until the simulator stops, or an hour passes).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from rivya_sim.state import Task
 HUGE_BYTES = 40 * 1024 * 1024
 LIE_BYTES = 21 * 1024 * 1024
 LIE_CLAIM = 1000
+HANG_SECONDS = 3600.0
 PNG_TYPE = "image/png"
 METADATA_URL = "http://169.254.169.254/latest/meta-data"
 _PATH = re.compile(r"/results/(?P<task_id>task_[0-9a-f]+)/(?P<real>real/)?(?P<n>[0-9]+)\.png")
@@ -49,6 +51,8 @@ def handle_result(engine: Engine, request: Request) -> Response:
 def serve_mode(engine: Engine, task: Task, number: int, redirected: bool) -> Response:
     """The answer for this task's result mode."""
     mode = task.result_mode
+    if mode == "hang":
+        return Response(200, drop_after=HANG_SECONDS)
     if mode == "huge":
         stream = junk_stream(HUGE_BYTES)
         return Response(200, content_type=PNG_TYPE, stream=stream, content_length=HUGE_BYTES)

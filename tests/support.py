@@ -106,10 +106,10 @@ def make_due(generation: Generation | int) -> None:
 
 
 def let_lease_run_out(generation_id: int) -> None:
-    """Move the row's next check into the past, as if its worker's lease (90 s) had run out and
-    the reconciler's grace passed; what the reconciler does next is real."""
+    """Move the row's lease and next check into the past, as if its worker's lease (90 s) had
+    run out and the reconciler's grace passed; what the reconciler does next is real."""
     past = timezone.now() - lifecycle.RECONCILE_GRACE - timedelta(seconds=1)
-    Generation.objects.filter(pk=generation_id).update(next_check_at=past)
+    Generation.objects.filter(pk=generation_id).update(next_check_at=past, lease_until=past)
 
 
 def run_until_finished(

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import io
+import logging
+import re
+import uuid
 from datetime import timedelta
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
 
-from generations import lifecycle
+from generations import catalog, lifecycle
+from generations.downloader import MESSAGES
 from generations.models import Generation, GenerationImage, LedgerEntry, Status
+from generations.rivya import get_client
 from tests.support import ledger_entries_of, make_due, new_generation, run_until_finished
 
 pytestmark = pytest.mark.django_db
@@ -66,8 +73,7 @@ def test_it_stores_the_image_and_thumbnail_before_it_says_done(sim, alice):
 
 def test_it_settles_exactly_once(sim, alice):
     generation = run_until_finished(new_generation(alice))
-    kinds = sorted(LedgerEntry.objects.filter(generation=generation).values_list("kind", "credits"))
-    assert kinds == [("charge", 8), ("reserve", 8)]
+    assert ledger_entries_of(generation) == [("reserve", 8), ("charge", 8)]
     assert sim.state.credits_charged == 8
     assert sim.state.creates_total == 1
 
@@ -85,8 +91,7 @@ def test_it_releases_the_reservation_when_rivya_fails_the_task(sim, alice):
     assert generation.status == Status.FAILED
     assert generation.error_code == "generation_failed"
     assert "could not make this image" in generation.error_message
-    kinds = sorted(LedgerEntry.objects.filter(generation=generation).values_list("kind", "credits"))
-    assert kinds == [("release", 8), ("reserve", 8)]
+    assert ledger_entries_of(generation) == [("reserve", 8), ("release", 8)]
 
 
 def test_it_ignores_a_step_another_worker_claimed(sim, alice):
@@ -179,8 +184,8 @@ def test_it_gives_up_on_a_silent_api_but_keeps_looking_for_a_late_result(sim, al
     sim.finish_task(generation.remote_task_id)
     make_due(generation)
     assert (generation.pk, "failed", False) in lifecycle.overdue_generations()
-    lifecycle.poll(generation.pk)
-    lifecycle.poll(generation.pk)  # a duplicate message changes nothing
+    lifecycle.look_for_late_result(generation.pk)
+    lifecycle.look_for_late_result(generation.pk)  # a duplicate message changes nothing
 
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED
@@ -196,14 +201,14 @@ def test_it_looks_for_a_late_result_until_rivya_gives_a_final_answer(sim, alice,
     settings.GENERATION_TIME_BUDGET_SECONDS = 0
     lifecycle.expire(generation.pk)
     make_due(generation)
-    lifecycle.poll(generation.pk)  # still running at Rivya: look again later
+    lifecycle.look_for_late_result(generation.pk)  # still running at Rivya: look again later
     generation.refresh_from_db()
     assert generation.next_check_at is not None
     assert generation.next_check_at > timezone.now() + timedelta(minutes=9)
 
     sim.finish_task(generation.remote_task_id, status="failed")
     make_due(generation)
-    lifecycle.poll(generation.pk)
+    lifecycle.look_for_late_result(generation.pk)
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
     assert generation.next_check_at is None  # final: no more looks
@@ -219,9 +224,109 @@ def test_it_stops_looking_a_day_after_giving_up(sim, alice, settings):
     Generation.objects.filter(pk=generation.pk).update(
         finished_at=timezone.now() - timedelta(hours=25), next_check_at=timezone.now()
     )
-    lifecycle.poll(generation.pk)
+    lifecycle.look_for_late_result(generation.pk)
     generation.refresh_from_db()
     assert generation.next_check_at is None
     gets = sim.state.get_requests
-    assert lifecycle.poll(generation.pk) is None
+    assert lifecycle.look_for_late_result(generation.pk) is None
     assert sim.state.get_requests == gets
+
+
+def test_it_saves_the_reservation_with_the_generation_in_one_write(sim, alice):
+    model = catalog.find_model("google-imagen4")
+    assert model is not None
+    with CaptureQueriesContext(connection) as queries:
+        generation, created = lifecycle.create(
+            alice, form_token=uuid.uuid4(), model=model, prompt="A kite", aspect_ratio="1:1"
+        )
+    assert created
+    assert Generation.objects.get(pk=generation.pk).credits_reserved == 8
+    writes = [q["sql"] for q in queries if "generations_generation" in q["sql"]]
+    assert not [sql for sql in writes if sql.startswith("UPDATE")]
+    assert ledger_entries_of(generation) == [("reserve", 8)]
+
+
+def test_it_logs_rivyas_request_id_and_keeps_it_for_the_admin(sim, alice, caplog):
+    generation = new_generation(alice)
+    Generation.objects.filter(pk=generation.pk).update(aspect_ratio="2:1")
+    with caplog.at_level(logging.WARNING, logger="generations.lifecycle"):
+        lifecycle.submit(generation.pk)
+    generation.refresh_from_db()
+    request_id = re.search(r"req_[0-9a-f]{24}", generation.admin_message)
+    assert request_id is not None
+    assert f"Create for generation {generation.pk} got validation_failed" in caplog.text
+    assert request_id.group() in caplog.text
+
+
+def test_it_logs_the_request_id_of_a_refused_status_check(sim, alice, caplog):
+    generation = new_generation(alice)
+    lifecycle.submit(generation.pk)
+    sim.faults.server_error(count=1, status=503, on="get")
+    make_due(generation)
+    with caplog.at_level(logging.WARNING, logger="generations.lifecycle"):
+        step = lifecycle.poll(generation.pk)
+    assert step is not None
+    assert step.step == "poll"
+    assert re.search(
+        rf"Status check for generation {generation.pk} got internal_error "
+        r"\(Rivya request id: req_[0-9a-f]{24}\)",
+        caplog.text,
+    )
+
+
+def test_it_says_what_a_refused_result_cost_and_why_in_its_own_words(sim, alice):
+    generation = run_until_finished(new_generation(alice, prompt="A page [sim:html]"))
+    assert generation.status == Status.FAILED
+    assert generation.error_code == "result_unsafe"
+    assert generation.error_message == (
+        "Rivya made this image and charged 8 credits for it, but the studio refused to keep "
+        f"the file. {MESSAGES['not_an_image']} Trying again makes a new image, "
+        "which Rivya charges again; if this keeps happening, tell an admin."
+    )
+    assert f"Result of task {generation.remote_task_id} not stored" in generation.admin_message
+    assert generation.credits_final == 8
+    assert ledger_entries_of(generation) == [("reserve", 8), ("charge", 8)]
+
+
+def test_a_step_whose_row_was_taken_over_changes_nothing(sim, alice):
+    generation = new_generation(alice)
+    lifecycle.submit(generation.pk)
+    generation.refresh_from_db()
+    sim.finish_task(generation.remote_task_id)
+    make_due(generation)
+    claimed = lifecycle._claim_for_poll(generation.pk, force=False, reclaim=False)
+    assert claimed is not None
+    # Its lease ran out and another worker claimed the row (a retried task takes it back).
+    assert lifecycle._claim_for_poll(generation.pk, force=False, reclaim=True) is not None
+
+    task = get_client().get_generation(str(generation.remote_task_id))
+    assert lifecycle.store_result(claimed, task) is None
+    assert lifecycle.fail(claimed, "internal_error", "No.") is False
+
+    generation.refresh_from_db()
+    assert generation.status == Status.PROCESSING
+    assert not GenerationImage.objects.filter(generation=generation).exists()
+    assert ledger_entries_of(generation) == [("reserve", 8)]
+
+
+def test_the_reconciler_leaves_a_held_row_until_its_lease_runs_out(sim, alice):
+    generation = new_generation(alice)
+    past = timezone.now() - lifecycle.RECONCILE_GRACE - timedelta(seconds=1)
+    Generation.objects.filter(pk=generation.pk).update(
+        status=Status.SENDING, next_check_at=past, lease_until=timezone.now() + timedelta(minutes=1)
+    )
+    assert generation.pk not in [row[0] for row in lifecycle.overdue_generations()]
+    assert lifecycle.submit(generation.pk) is None  # a live worker holds it
+    Generation.objects.filter(pk=generation.pk).update(lease_until=past)
+    assert (generation.pk, "sending", False) in lifecycle.overdue_generations()
+    assert lifecycle.submit(generation.pk) is not None
+    generation.refresh_from_db()
+    assert generation.status == Status.PROCESSING
+    assert generation.lease_until is None
+    assert generation.submit_attempts == 1
+
+
+def test_the_lease_outlasts_the_longest_step(settings):
+    assert lifecycle.lease_length() == lifecycle.LEASE  # 30 s + 30 s and a margin: 90 s
+    settings.RESULT_DEADLINE_SECONDS = 120
+    assert lifecycle.lease_length() == timedelta(seconds=30 + 120 + 30)

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from generations import rivya
-from generations.rivya import ERROR_POLICIES, RivyaError, get_client
+from generations.errors import ERROR_POLICIES
+from generations.rivya import RivyaError, get_client
 from tests.contract.support import answering, mock_client
 from tests.support import CLOSED_PORT_URL, TEST_API_KEY
 

@@ -68,7 +68,7 @@ def test_it_fails_a_result_pointing_at_a_private_or_plain_http_address(sim, alic
     assert generation.status == Status.FAILED
     assert generation.error_code == "result_unsafe"
     assert reason in generation.error_message
-    assert "could not be saved safely" in generation.error_message
+    assert "the studio refused to keep the file" in generation.error_message
     assert set(log.attempts) <= {("127.0.0.1", sim_port(sim))}  # only the API itself
     assert media_files() == []
 

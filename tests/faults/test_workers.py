@@ -259,19 +259,28 @@ def test_it_retries_a_task_whose_database_went_away_with_nothing_half_applied(
     assert sim.state.creates_total == 1
 
 
-def install_refusing_trigger(generation_id: int) -> str:
-    """A database fault for one row: any attempt to claim it for sending fails."""
+def install_refusing_trigger(generation_id: int, *, retry_can_fix: bool = True) -> str:
+    """A database fault for one row: any attempt to claim it for sending fails. With
+    ``retry_can_fix``, as an error a retry is made for (OperationalError: on SQLite a run-time
+    SQL error, on PostgreSQL a serialization failure), otherwise as one it is not (an
+    IntegrityError on SQLite, an InternalError on PostgreSQL)."""
+    message = "fault 15: this row cannot be claimed"
     if connection.vendor == "sqlite":
+        # json_extract with a bad path fails at run time (OperationalError), naming the path.
+        action = f"SELECT json_extract('{{}}', '{message}')"
+        if not retry_can_fix:
+            action = f"SELECT RAISE(ABORT, '{message}')"
         sql = [
             f"CREATE TRIGGER fault15 BEFORE UPDATE OF status ON generations_generation "
             f"WHEN OLD.id = {generation_id} AND NEW.status = 'sending' "
-            f"BEGIN SELECT RAISE(ABORT, 'fault 15: this row cannot be claimed'); END"
+            f"BEGIN {action}; END"
         ]
         drop = "DROP TRIGGER IF EXISTS fault15"
     else:
+        code = "USING ERRCODE = 'serialization_failure'" if retry_can_fix else ""
         sql = [
             "CREATE OR REPLACE FUNCTION fault15_refuse() RETURNS trigger AS $$ BEGIN "
-            "RAISE EXCEPTION 'fault 15: this row cannot be claimed'; END $$ LANGUAGE plpgsql",
+            f"RAISE EXCEPTION '{message}' {code}; END $$ LANGUAGE plpgsql",
             f"CREATE TRIGGER fault15 BEFORE UPDATE ON generations_generation FOR EACH ROW "
             f"WHEN (OLD.id = {generation_id} AND NEW.status = 'sending') "
             f"EXECUTE FUNCTION fault15_refuse()",
@@ -344,6 +353,33 @@ def test_it_fails_a_generation_past_its_time_budget_and_records_a_late_result_on
     assert ledger_entries_of(generation) == RESERVED_AND_CHARGED
     assert sim.state.credits_charged == 8
     assert len(remote_tasks_for(sim, generation)) == 1
+
+
+@pytest.mark.fault(15)
+@pytest.mark.django_db(transaction=True)
+def test_it_does_not_retry_a_database_error_a_retry_cannot_fix(sim, alice, monkeypatch):
+    doomed = new_generation(alice, prompt="A doomed kite")
+    drop = install_refusing_trigger(doomed.pk, retry_can_fix=False)
+    runs = []
+    submit = lifecycle.submit
+
+    def counted_submit(*args, **kwargs):
+        runs.append(args)
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "submit", counted_submit)
+    try:
+        tasks.submit_generation.apply((doomed.pk,))  # in this process, retries included
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(drop)
+
+    assert len(runs) == 1  # the same statement would fail the same way again
+    doomed.refresh_from_db()
+    assert doomed.status == Status.FAILED
+    assert doomed.error_code == "internal_error"
+    assert ledger_entries_of(doomed) == RESERVED_AND_RELEASED
+    assert remote_tasks_for(sim, doomed) == []
 
 
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"fault-14-webhook-secret-bytes!!").decode()

@@ -153,6 +153,12 @@ def test_it_streams_a_huge_result(client, succeed):
     assert total == 40 * 1024 * 1024
 
 
+def test_it_accepts_a_hanging_result_request_and_never_answers(client, succeed):
+    url = succeed(prompt="[sim:hang]")["result"]["primary_url"]
+    with pytest.raises(httpx.ReadTimeout):
+        client.get(url, timeout=httpx.Timeout(5.0, read=0.5))
+
+
 def test_it_drips_a_result_one_byte_a_second(client, succeed):
     url = succeed(prompt="[sim:drip]")["result"]["primary_url"]
     arrivals = []
