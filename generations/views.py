@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import io
 import logging
+import posixpath
 from datetime import timedelta
+from typing import IO
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,20 +13,30 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+)
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from generations import catalog, credits, lifecycle, tasks, usage, webhooks
+from generations import catalog, credits, lifecycle, metadata, tasks, usage, webhooks
 from generations.forms import GenerateForm
-from generations.models import UNFINISHED, Generation, Status
+from generations.models import UNFINISHED, Generation, GenerationImage, Status
 from generations.rivya import RivyaError, get_client
 
 logger = logging.getLogger(__name__)
@@ -227,3 +241,93 @@ def usage_page(request: MemberRequest) -> HttpResponse:
 @require_POST
 def rivya_webhook(request: HttpRequest) -> HttpResponse:
     return webhooks.receive(request)
+
+
+# -- Take away: an original, named from its prompt, with its request written in (issue 11) --------
+
+DOWNLOAD_BAD_NUMBER = (
+    "Choose the image by its number: n=1 for the first image, n=2 for the second, and so on."
+)
+
+
+def _image_number(request: MemberRequest) -> int | None:
+    """The 1-based ``n`` of a download, 1 when it is not given; None when it is not a number."""
+    number = row_id(request.GET.get("n", "1"))
+    return number if number is not None and number >= 1 else None
+
+
+def _image_facts(generation: Generation, image: GenerationImage) -> metadata.ImageFacts:
+    return metadata.ImageFacts(
+        prompt=generation.prompt,
+        negative_prompt=generation.negative_prompt,
+        seed=generation.seed,
+        model=generation.model,
+        aspect_ratio=generation.aspect_ratio,
+        width=image.width,
+        height=image.height,
+    )
+
+
+def _written(name: str, data: bytes, facts: metadata.ImageFacts) -> bytes:
+    try:
+        return metadata.with_metadata(data, facts)
+    except metadata.NotWritable as exc:
+        # The downloader stores only PNG, JPEG and WebP files Pillow could decode, so this is one
+        # whose structure our writer does not follow: the member still gets the original.
+        logger.warning("Download of %s served without its request written in: %s", name, exc)
+        return data
+
+
+def _attachment(name: str, ascii_name: str) -> str:
+    """``Content-Disposition`` with the UTF-8 name and an ASCII one for clients that cannot
+    read it (RFC 6266 section 4.3); Django's own header gives only one of the two."""
+    if name == ascii_name:
+        return f'attachment; filename="{ascii_name}"'
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+def _attachment_response(body: IO[bytes], kind: str | None, name: str) -> FileResponse:
+    content_type = metadata.CONTENT_TYPES.get(kind or "", "application/octet-stream")
+    response = FileResponse(body, content_type=content_type)
+    response["Content-Disposition"] = name
+    patch_cache_control(response, private=True)  # members only: no shared cache keeps it
+    return response
+
+
+@login_required
+@require_GET
+def download(request: MemberRequest, pk: int) -> HttpResponseBase:
+    """The n-th original of a generation the team shares, as an attachment named from its
+    prompt, with its request written into the file (generations/metadata.py).
+
+    1. Refuse an ``n`` that is not a whole number from 1 (400), before any query.
+    2. Find the generation: any member's, not deleted and succeeded, or 404.
+    3. Find its n-th image by position, or 404.
+    4. Read the original through the storage API; a file missing from storage is a 404.
+    5. Write the request in, in memory (the downloader stores nothing over RESULT_MAX_BYTES);
+       a larger file, should one be there, is streamed as it is.
+    6. Answer it with a name made from the prompt.
+    """
+    number = _image_number(request)
+    if number is None:
+        return HttpResponseBadRequest(DOWNLOAD_BAD_NUMBER, content_type="text/plain; charset=utf-8")
+    generation = get_object_or_404(visible_generations(), pk=pk, status=Status.SUCCEEDED)
+    image = generation.images.order_by("position")[number - 1 : number].first()
+    name = image.image.name if image is not None else None
+    if image is None or not name:
+        raise Http404("This generation has no image with that number.")
+    try:
+        stored = default_storage.open(name, "rb")
+    except FileNotFoundError:
+        raise Http404("The image file is missing.") from None
+    original = stored.read(settings.RESULT_MAX_BYTES + 1)
+    body: IO[bytes] = stored  # FileResponse closes it once sent
+    if len(original) > settings.RESULT_MAX_BYTES:
+        stored.seek(0)
+    else:
+        stored.close()
+        body = io.BytesIO(_written(name, original, _image_facts(generation, image)))
+    kind = metadata.kind_of(original)
+    extension = metadata.EXTENSIONS.get(kind or "", posixpath.splitext(name)[1])
+    names = metadata.download_names(generation.prompt, number, extension, f"image-{pk}")
+    return _attachment_response(body, kind, _attachment(*names))
