@@ -198,13 +198,22 @@ def summaries() -> list[Summary]:
     ]
 
 
+def all_boards() -> list[Board]:
+    return list(Board.objects.order_by(Lower("name")))
+
+
+def boards_holding(generation: Generation) -> set[int]:
+    """The ids of the boards ``generation`` is on."""
+    return set(BoardItem.objects.filter(generation=generation).values_list("board_id", flat=True))
+
+
 def menu_context(generation: Generation | None = None) -> dict[str, object]:
     """What ``generations/_board_menu.html`` needs: every board by name (one query) and, for one
-    generation, the ids of the boards it is on (one more)."""
-    context: dict[str, object] = {"boards": list(Board.objects.order_by(Lower("name")))}
+    generation, the ids of the boards it is on (one more). In a template, the ``board_menu`` tag
+    (generations/templatetags/board_menu.py) gathers the same."""
+    context: dict[str, object] = {"boards": all_boards()}
     if generation is not None:
-        on = BoardItem.objects.filter(generation=generation).values_list("board_id", flat=True)
-        context["on_board_ids"] = set(on)
+        context["on_board_ids"] = boards_holding(generation)
     return context
 
 
