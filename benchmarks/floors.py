@@ -168,6 +168,36 @@ def _memory(r: dict[str, Any], b: str) -> list[Row]:
     ]
 
 
+def _boards(r: dict[str, Any], b: str) -> list[Row]:
+    rows = []
+    for run in r["runs"]:
+        whole = run["all_members_present"] and run["crc_ok"] and run["content_length_matches"]
+        rows.append(
+            (
+                "9 board zip",
+                b,
+                f"{run['images']} images of ~1 MiB, {run['zip_mib']} MiB streamed",
+                f"RSS {run['rss_before_mb']} → peak {run['peak_rss_mb']} MB "
+                f"(+{run['peak_growth_mb']} MB); first byte {_ms(run['time_to_first_byte_ms'])}, "
+                f"total {run['total_s']} s; zip {'whole' if whole else '**BROKEN**'}",
+                f"growth ≤ {GROWTH_TOLERANCE_MB:.0f} MB at every size, zip whole",
+                _met(run["peak_growth_mb"] <= GROWTH_TOLERANCE_MB and whole),
+            )
+        )
+    control = r["control_kept_in_memory"]
+    rows.append(
+        (
+            "9 board zip",
+            b,
+            f"control: {control['images']} images kept in memory",
+            f"+{control['peak_growth_mb']} MB for {control['zip_mib']} MiB",
+            "(shows the measure sees growth)",
+            "-",
+        )
+    )
+    return rows
+
+
 BUILDERS = {
     "browser": _browser,
     "cards": _cards,
@@ -176,6 +206,7 @@ BUILDERS = {
     "worker": _worker,
     "usage": _usage,
     "memory": _memory,
+    "boards": _boards,
 }
 
 

@@ -4,6 +4,7 @@ from datetime import date
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -217,3 +218,63 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return self.event_id
+
+
+# -- Boards (issue 11) -----------------------------------------------------------------------------
+
+
+class Board(models.Model):
+    """A named set of images the whole team shares. Any member adds and removes images; only its
+    maker or an admin renames or deletes it. Names are unique ignoring case, so "Logos" and
+    "logos" cannot both exist (the database enforces it, as far as its LOWER() goes: ASCII on
+    SQLite, every letter on PostgreSQL)."""
+
+    NAME_MAX_LENGTH = 80
+
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    # A board outlives its maker's account: the team's boards are the team's. With no maker
+    # left, only an admin may rename or delete it.
+    maker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="boards_made",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="board_name_unique_ignoring_case"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BoardItem(models.Model):
+    """One generation on one board, at most once. A deleted generation's row may stay: the
+    board's listings and its zip leave out generations whose ``deleted_at`` is set."""
+
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="items")
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="board_items")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["board", "generation"], name="once_per_board"),
+        ]
+        indexes = [
+            # A board's page lists its items newest first, a page at a time (keyset on the id).
+            models.Index(fields=["board", "-id"], name="board_item_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.generation_id} on board {self.board_id}"

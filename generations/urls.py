@@ -11,4 +11,12 @@ urlpatterns = [
     path("usage/", views.usage_page, name="usage"),
     path("webhooks/rivya/", views.rivya_webhook, name="rivya-webhook"),
     path("generations/<int:pk>/download/", views.download, name="download"),
+    # Boards (issue 11)
+    path("boards/", views.board_list, name="boards"),
+    path("boards/<int:pk>/", views.board_page, name="board"),
+    path("boards/<int:pk>/add/", views.board_add, name="board-add"),
+    path("boards/<int:pk>/remove/", views.board_remove, name="board-remove"),
+    path("boards/<int:pk>/rename/", views.board_rename, name="board-rename"),
+    path("boards/<int:pk>/delete/", views.board_delete, name="board-delete"),
+    path("boards/<int:pk>/download.zip", views.board_zip, name="board-zip"),
 ]

@@ -23,20 +23,22 @@ from django.http import (
     HttpResponse,
     HttpResponseBadRequest,
     HttpResponseRedirect,
+    StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from generations import catalog, credits, lifecycle, metadata, tasks, usage, webhooks
+from generations import boards, catalog, credits, lifecycle, metadata, tasks, usage, webhooks
 from generations.forms import GenerateForm
-from generations.models import UNFINISHED, Generation, GenerationImage, Status
+from generations.models import UNFINISHED, Board, Generation, GenerationImage, Status
 from generations.rivya import RivyaError, get_client
 
 logger = logging.getLogger(__name__)
@@ -331,3 +333,187 @@ def download(request: MemberRequest, pk: int) -> HttpResponseBase:
     extension = metadata.EXTENSIONS.get(kind or "", posixpath.splitext(name)[1])
     names = metadata.download_names(generation.prompt, number, extension, f"image-{pk}")
     return _attachment_response(body, kind, _attachment(*names))
+
+
+# == Boards (issue 11) =============================================================================
+# The team's shared sets of images; the logic is in generations/boards.py. Every member sees every
+# board and adds or removes images on it; renaming and deleting are its maker's or an admin's.
+# Those two answer 403 to anyone else, not 404 as another member's generation does: the board is
+# on every member's page, so a 404 would hide nothing and only mislead.
+
+NOT_THE_BOARDS_MAKER = "Only the board's maker or an admin can rename or delete it."
+NO_GENERATION = "Say which image: the generation field must be an image's number."
+NOT_FINISHED = "Only a finished image can be kept on a board."
+
+
+def board_or_404(pk: int) -> Board:
+    """A board of the team: every member may see any of them."""
+    return get_object_or_404(Board.objects.select_related("maker"), pk=pk)
+
+
+def _refuse(status: int, message: str) -> HttpResponse:
+    """The answer to a request no page of ours sends as it is (a form edited by hand, a page left
+    open after a change): the sentence in plain text; htmx shows its own banner."""
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _posted_generation(request: MemberRequest) -> Generation | None:
+    """The image named by ``generation=``: None when it is missing or not a number (the caller
+    answers 400); 404 when the team cannot see it (unknown or deleted)."""
+    pk = row_id(request.POST.get("generation", ""))
+    if pk is None:
+        return None
+    return get_object_or_404(visible_generations(), pk=pk)
+
+
+def _back(request: MemberRequest, board: Board) -> str:
+    """Where a form without JavaScript returns to: its ``next`` if it is on this site, else the
+    board."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("board", args=[board.pk])
+
+
+def _menu_answer(
+    request: MemberRequest, board: Board, generation: Generation, note: str
+) -> HttpResponse:
+    """htmx: the board menu that asked, redrawn with the note. Without JavaScript: back where
+    the member was, with the note as a message."""
+    back = _back(request, board)
+    if not request.htmx:
+        messages.success(request, note)
+        return HttpResponseRedirect(back)
+    context = {
+        **boards.menu_context(generation),
+        "generation": generation,
+        "board_message": note,
+        "next": back,
+    }
+    return render(request, "generations/_board_menu.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def board_list(request: MemberRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _make_board(request)
+    return render(request, "generations/boards.html", _board_list_context())
+
+
+def _board_list_context(**extra: object) -> dict[str, object]:
+    return {"summaries": boards.summaries(), "name_max": Board.NAME_MAX_LENGTH, **extra}
+
+
+def _make_board(request: MemberRequest) -> HttpResponse:
+    name = request.POST.get("name", "")
+    try:
+        board = boards.make(request.user, name)
+    except boards.BadName as exc:
+        context = _board_list_context(name_error=exc.message, name_value=name)
+        return render(request, "generations/boards.html", context, status=400)
+    messages.success(request, f"The board “{board.name}” is made. Add images to it below.")
+    return redirect("board", pk=board.pk)
+
+
+def _board_context(request: MemberRequest, board: Board, **extra: object) -> dict[str, object]:
+    before = row_id(request.GET.get("before", ""))
+    page = boards.items(board, before=before)
+    return {
+        "board": board,
+        "items": page.items,
+        "next_before": page.next_before,
+        "deep": before is not None,
+        "image_count": boards.visible_items(board).count(),
+        "may_change": boards.may_change(request.user, board),
+        "recent": boards.recent_to_add(board),
+        "name_max": Board.NAME_MAX_LENGTH,
+        **extra,
+    }
+
+
+@login_required
+@require_GET
+def board_page(request: MemberRequest, pk: int) -> HttpResponse:
+    board = board_or_404(pk)
+    context = _board_context(request, board)
+    if request.htmx and request.htmx.target == "board-items":
+        return render(request, "generations/board.html#items", context)
+    return render(request, "generations/board.html", context)
+
+
+@login_required
+@require_POST
+def board_add(request: MemberRequest, pk: int) -> HttpResponse:
+    board = board_or_404(pk)
+    generation = _posted_generation(request)
+    if generation is None:
+        return _refuse(400, NO_GENERATION)
+    if generation.status != Status.SUCCEEDED:
+        return _refuse(400, NOT_FINISHED)
+    if boards.add(board, generation, request.user):
+        note = f"Added to “{board.name}”."
+    else:
+        note = f"This image is already on “{board.name}”."
+    return _menu_answer(request, board, generation, note)
+
+
+@login_required
+@require_POST
+def board_remove(request: MemberRequest, pk: int) -> HttpResponse:
+    board = board_or_404(pk)
+    generation = _posted_generation(request)
+    if generation is None:
+        return _refuse(400, NO_GENERATION)
+    if boards.remove(board, generation):
+        note = f"Removed from “{board.name}”."
+    else:
+        note = f"This image was not on “{board.name}”."
+    if request.htmx and request.htmx.target == f"board-item-{generation.pk}":
+        return HttpResponse("")  # the board page's tile, which htmx then takes away
+    return _menu_answer(request, board, generation, note)
+
+
+@login_required
+@require_POST
+def board_rename(request: MemberRequest, pk: int) -> HttpResponse:
+    board = board_or_404(pk)
+    if not boards.may_change(request.user, board):
+        return _refuse(403, NOT_THE_BOARDS_MAKER)
+    name = request.POST.get("name", "")
+    try:
+        boards.rename(board, name)
+    except boards.BadName as exc:
+        context = _board_context(request, board, rename_error=exc.message, rename_value=name)
+        return render(request, "generations/board.html", context, status=400)
+    messages.success(request, f"The board is now called “{board.name}”.")
+    return redirect("board", pk=board.pk)
+
+
+@login_required
+@require_POST
+def board_delete(request: MemberRequest, pk: int) -> HttpResponse:
+    board = board_or_404(pk)
+    if not boards.may_change(request.user, board):
+        return _refuse(403, NOT_THE_BOARDS_MAKER)
+    boards.delete(board)
+    messages.success(
+        request, f"The board “{board.name}” is deleted. Its images are still in the studio."
+    )
+    return redirect("boards")
+
+
+@login_required
+@require_GET
+def board_zip(request: MemberRequest, pk: int) -> StreamingHttpResponse:
+    """Every original on the board as one zip, written while it is sent (boards.archive)."""
+    board = board_or_404(pk)
+    archive = boards.archive(board)
+    response = StreamingHttpResponse(archive.chunks(), content_type="application/zip")
+    response["Content-Length"] = str(archive.size)
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=boards.zip_file_name(board)
+    )
+    return response

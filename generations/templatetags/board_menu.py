@@ -1,0 +1,48 @@
+"""``{% board_menu generation %}``: the "Add to board" menu (``generations/_board_menu.html``)
+for one image, wherever a card or a detail page is drawn, without each view gathering the boards.
+
+The list of boards is read once per request and kept on the request, so a page of 24 cards costs
+one query, not 24. ``{% board_menu generation membership=True %}`` (the detail page) also reads
+which boards the image is on (one more query), so those offer "Remove from" instead of "Add to".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.http import HttpRequest
+
+from generations import boards
+from generations.models import Board, Generation
+
+register = template.Library()
+
+CACHE_ATTRIBUTE = "_board_menu_boards"
+
+
+def boards_of_request(request: HttpRequest | None) -> list[Board]:
+    """Every board, read at most once per request (a board made during the request is not
+    offered until the next one, which is soon enough)."""
+    if request is None:
+        return boards.all_boards()
+    cached: list[Board] | None = getattr(request, CACHE_ATTRIBUTE, None)
+    if cached is None:
+        cached = boards.all_boards()
+        setattr(request, CACHE_ATTRIBUTE, cached)
+    return cached
+
+
+@register.inclusion_tag("generations/_board_menu.html", takes_context=True)
+def board_menu(
+    context: template.Context, generation: Generation, membership: bool = False
+) -> dict[str, Any]:
+    request = context.get("request")
+    menu: dict[str, Any] = {
+        "generation": generation,
+        "boards": boards_of_request(request),
+        "request": request,
+    }
+    if membership:
+        menu["on_board_ids"] = boards.boards_holding(generation)
+    return menu
