@@ -32,6 +32,7 @@ PARTS = {
     "worker": ("sqlite", "pg"),
     "memory": ("sqlite",),
     "browser": ("sqlite", "pg"),
+    "broker": ("sqlite",),
 }
 RESULTS = ROOT / "benchmarks" / "results"
 

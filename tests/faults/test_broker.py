@@ -49,19 +49,21 @@ def test_it_keeps_the_worker_alive_while_threads_publish_in_bursts(workers, brok
 
 
 def post_in_bursts(user, form_data, bursts: int, size: int) -> list[int]:
-    """``bursts`` times, ``size`` members' browsers POST the form at the same moment."""
+    """``bursts`` times, ``size`` browsers POST the form at the same moment (each its own
+    signed-in client, kept from burst to burst)."""
+    clients = [Client() for _ in range(size)]
+    for client in clients:
+        client.force_login(user)
     answers: list[int] = []
 
-    def post(start: threading.Barrier) -> None:
-        client = Client()
-        client.force_login(user)
+    def post(client: Client, start: threading.Barrier) -> None:
         start.wait()
-        answers.append(client.post("/generations/", form_data()).status_code)
+        answers.append(client.post("/generations/", form_data(seed="7")).status_code)
         connection.close()
 
     for _ in range(bursts):
         start = threading.Barrier(size)
-        burst = [threading.Thread(target=post, args=(start,)) for _ in range(size)]
+        burst = [threading.Thread(target=post, args=(client, start)) for client in clients]
         for thread in burst:
             thread.start()
         for thread in burst:
