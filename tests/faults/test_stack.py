@@ -1,6 +1,7 @@
-"""FAULTS.md 27 and 28: ``manage.py runstack`` (what ``script/server`` runs) keeps the studio up
-when one of its processes dies, stops every process it started, and keeps secrets off command
-lines. The real command, on free ports, with its own data folder, on the test database."""
+"""Faults 27 and 28 of docs/reliability.md: ``manage.py runstack`` (what ``script/server`` runs)
+keeps the studio up when one of its processes dies, stops every process it started, and keeps
+secrets off command lines. The real command, on free ports, with its own data folder, on the test
+database."""
 
 from __future__ import annotations
 

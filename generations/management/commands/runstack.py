@@ -176,6 +176,9 @@ def run(children: list[Child], port: int, say: Any) -> None:
     except KeyboardInterrupt:
         say("\nStopping…\n")
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the stopping short and leave children behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_all(children)
 
 
