@@ -126,8 +126,11 @@ def test_it_raises_a_connection_error_when_its_folder_is_gone(channel, options):
 
     with pytest.raises(broker.BrokerFolderMissing):
         channel._put("q", {"n": 1})
-    with pytest.raises(ConnectionError, match="No broker folder"):
+    with pytest.raises(broker.BrokerFolderMissing, match="No broker folder"):
         channel._get("q")
+    with pytest.raises(broker.BrokerFolderMissing, match="No broker folder"):
+        channel._size("q")
+    assert issubclass(broker.BrokerFolderMissing, broker.Transport.connection_errors)
 
 
 def test_it_keeps_every_binding_when_many_bind_at_once(options):
