@@ -33,6 +33,7 @@ PARTS = {
     "memory": ("sqlite",),
     "browser": ("sqlite", "pg"),
     "boards": ("sqlite",),  # files and one query: the database hardly matters
+    "broker": ("sqlite",),
 }
 RESULTS = ROOT / "benchmarks" / "results"
 

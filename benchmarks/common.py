@@ -48,7 +48,7 @@ def backend_env(backend: str) -> dict[str, str]:
         env.update(DATABASE_URL=PG_URL, CELERY_BROKER_URL=REDIS_URL)
     else:
         env.update(SQLITE_PATH=str(base / "bench.sqlite3"), DATABASE_URL="")
-        env["CELERY_BROKER_URL"] = "filesystem://"
+        env["CELERY_BROKER_URL"] = "atomicfs://"
     return env
 
 
@@ -65,8 +65,13 @@ def setup(backend: str, **extra: str) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
+    from imagen_site import broker
+
+    if settings.CELERY_BROKER_URL.startswith(broker.URL):  # settings do no I/O: make its folders
+        broker.make_folders(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
     call_command("migrate", verbosity=0, interactive=False)
 
 

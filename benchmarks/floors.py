@@ -198,6 +198,25 @@ def _boards(r: dict[str, Any], b: str) -> list[Row]:
     return rows
 
 
+def _broker(r: dict[str, Any], b: str) -> list[Row]:
+    rows = []
+    for name, c in r["candidates"].items():
+        chosen = name == "atomicfs"
+        rows.append(
+            (
+                "embedded broker",
+                b,
+                f"{name}{' (chosen)' if chosen else ''}, {c['runs']} runs, "
+                f"worker died in {c['worker_died']}",
+                f"start after send p50 {_ms(c['latency_p50_ms'])}, p95 {_ms(c['latency_p95_ms'])}; "
+                f"{c['published_and_consumed_per_s_median']} msg/s published and consumed",
+                "no worker dies",
+                _met(c["worker_died"] == 0) if chosen else "(candidate)",
+            )
+        )
+    return rows
+
+
 BUILDERS = {
     "browser": _browser,
     "cards": _cards,
@@ -207,6 +226,7 @@ BUILDERS = {
     "usage": _usage,
     "memory": _memory,
     "boards": _boards,
+    "broker": _broker,
 }
 
 

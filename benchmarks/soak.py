@@ -77,7 +77,7 @@ class Stack:
         if use_redis:
             self.env["CELERY_BROKER_URL"] = f"redis://127.0.0.1:{self.redis_port}/0"
         else:
-            self.env["CELERY_BROKER_URL"] = "filesystem://"
+            self.env["CELERY_BROKER_URL"] = "atomicfs://"
         self.workers: list[subprocess.Popen[bytes] | None] = [None, None]
         self.beat: subprocess.Popen[bytes] | None = None
         self.kills = 0
@@ -160,8 +160,13 @@ def setup_django(stack: Stack) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
+    from imagen_site import broker
+
+    if settings.CELERY_BROKER_URL.startswith(broker.URL):  # settings do no I/O: make its folders
+        broker.make_folders(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
     call_command("migrate", verbosity=0)
 
 

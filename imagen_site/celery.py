@@ -4,6 +4,8 @@ import os
 
 from celery import Celery
 
+from imagen_site import broker  # noqa: F401  registers the embedded broker's atomicfs:// scheme
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imagen_site.settings")
 
 app = Celery("imagen_site")

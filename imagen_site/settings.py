@@ -15,6 +15,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
+from imagen_site import broker
 from imagen_site.debug_guard import why_not_debug
 
 django_stubs_ext.monkeypatch()  # lets admin classes say ModelAdmin[Generation] at run time
@@ -60,8 +61,9 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+# Where the embedded default keeps its files. Settings do no I/O: script/bootstrap, runstack and
+# the test fixtures create the folders (imagen_site.broker.make_folders for the broker's).
 DATA_DIR = Path(env_str("IMAGEN_DATA_DIR", str(BASE_DIR / "var")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_str("SECRET_KEY", "")
@@ -246,20 +248,18 @@ SIGNIN_SLOWDOWN_MAX_SECONDS = env_int("SIGNIN_SLOWDOWN_MAX_SECONDS", 60)
 DEFAULT_EXCEPTION_REPORTER_FILTER = "imagen_site.security.CredentialsFilter"
 
 # Celery: the database remembers the work; the broker is only a doorbell (see DESIGN.md).
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+# The embedded broker is atomicfs:// (imagen_site/broker.py): kombu's filesystem transport, but a
+# message is renamed into place once written. Plain filesystem:// is refused: its reader can take
+# a half-written message, which kills the worker (fault 26).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", broker.URL)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = DATA_DIR / "broker"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "out"),
-        "data_folder_out": str(_broker_dir / "out"),
-        "control_folder": str(_broker_dir / "control"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        "polling_interval": 0.1,
-    }
-    for _folder in ("out", "control", "processed"):
-        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL=filesystem:// can hand a worker a half-written message. Leave "
+        f"CELERY_BROKER_URL unset (or set it to {broker.URL}) for the embedded broker."
+    )
+if CELERY_BROKER_URL.startswith(broker.URL):
+    CELERY_BROKER_TRANSPORT_OPTIONS = broker.folder_options(DATA_DIR / "broker")
 else:
     # Longer than any countdown we schedule and any task's time limit (Redis re-delivers after it).
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -4,6 +4,10 @@ Every option falls back to an environment variable (``RIVYA_SIM_HOST``, ``RIVYA_
 ``RIVYA_SIM_API_KEY``, ``RIVYA_SIM_DELAY``, ``RIVYA_SIM_CREDITS``, ``RIVYA_SIM_WEBHOOK_URL``,
 ``RIVYA_SIM_WEBHOOK_SECRET``, ``RIVYA_SIM_CREATE_STATUS``, ``RIVYA_SIM_PUBLIC_URL``), then to a
 default. Prints one line, ``Rivya simulator on http://host:port``, once it is serving.
+
+Pass the key and the webhook secret through the environment, not ``--api-key`` or
+``--webhook-secret``: a command line is visible to every user in ``ps`` (``manage.py runstack``
+does so; the flags stay for tests and one-off runs).
 """
 
 from __future__ import annotations

@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
@@ -28,6 +30,14 @@ from tests.support import CLOSED_PORT_URL, TEST_API_KEY, make_user, signed_in
 if not os.environ.get("CELERY_BROKER_URL"):
     celery_app.conf.update(broker_url="memory://")
 celery_app.conf.update(task_default_queue=f"test-{uuid.uuid4().hex[:8]}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Settings do no I/O: make the folder the SQLite test database lives in, so a bare
+    ``pytest`` works on a fresh clone (script/bootstrap makes ``var/`` for the app)."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        Path(database["TEST"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from imagen_site import broker as embedded_broker
 from imagen_site.celery import app as celery_app
 from rivya_sim.engine import Engine
 from tests.faults.processes import (
@@ -58,7 +59,7 @@ def workers(
         "RIVYA_WEBHOOK_SECRET": "",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "IMAGEN_DATA_DIR": str(broker.data_dir),
-        "CELERY_BROKER_URL": broker.url or "filesystem://",
+        "CELERY_BROKER_URL": broker.url or embedded_broker.URL,
         "CELERY_QUEUE": str(celery_app.conf.task_default_queue),
         "PYTHONUNBUFFERED": "1",
     }

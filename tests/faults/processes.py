@@ -27,6 +27,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
+from imagen_site import broker as embedded_broker
 from imagen_site.celery import app as celery_app
 from tests.support import wait_for
 
@@ -47,23 +48,6 @@ def port_open(port: int) -> bool:
 
 
 # -- The broker the test process publishes to ---------------------------------------------------
-
-
-def filesystem_options(folder: Path) -> dict[str, Any]:
-    """The same transport options settings.py derives from IMAGEN_DATA_DIR for a worker."""
-    return {
-        "data_folder_in": str(folder / "out"),
-        "data_folder_out": str(folder / "out"),
-        "control_folder": str(folder / "control"),
-        "processed_folder": str(folder / "processed"),
-        "store_processed": False,
-        "polling_interval": 0.1,
-    }
-
-
-def make_broker_folders(folder: Path) -> None:
-    for name in ("out", "control", "processed"):
-        (folder / name).mkdir(parents=True, exist_ok=True)
 
 
 def publish_to(url: str, options: dict[str, Any]) -> None:
@@ -96,8 +80,9 @@ class Broker:
         if self.url:
             publish_to(self.url, REMOTE_OPTIONS)
         else:
-            make_broker_folders(self.folder)
-            publish_to("filesystem://", filesystem_options(self.folder))
+            options = embedded_broker.folder_options(self.folder)
+            embedded_broker.make_folders(options)
+            publish_to(embedded_broker.URL, options)
 
 
 REMOTE_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 3, "socket_timeout": 10}

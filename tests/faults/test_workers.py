@@ -23,6 +23,7 @@ from standardwebhooks import Webhook
 
 from generations import lifecycle, tasks
 from generations.models import Generation, Status
+from imagen_site import broker as embedded_broker
 from tests.faults.processes import Broker, RedisServer
 from tests.support import (
     RESERVED_AND_CHARGED,
@@ -112,7 +113,8 @@ def make_broker_unavailable(kind: str, broker: Broker, request) -> tuple[str, Ca
     if kind == "embedded":
         Broker("", broker.data_dir).use()  # on the production tier too: this test's own folder
         (broker.folder / "out").rename(broker.folder / "out-away")
-        return "filesystem://", lambda: (broker.folder / "out-away").rename(broker.folder / "out")
+        away = broker.folder / "out-away"
+        return embedded_broker.URL, lambda: away.rename(broker.folder / "out")
     redis: RedisServer = request.getfixturevalue("private_redis")
     Broker(redis.url, broker.data_dir).use()
     redis.kill()
@@ -176,7 +178,7 @@ def test_it_checks_every_unfinished_generation_again_after_a_broker_restart(
         env["CELERY_BROKER_URL"] = redis.url
     else:  # on the production tier too: this test's own filesystem broker
         Broker("", broker.data_dir).use()
-        env["CELERY_BROKER_URL"] = "filesystem://"
+        env["CELERY_BROKER_URL"] = embedded_broker.URL
     workers.start(beat=True, **env)
     generations = [new_generation(alice, prompt=f"Kite {n} [sim:delay=4]") for n in range(3)]
     for generation in generations:

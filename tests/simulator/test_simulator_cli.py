@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -47,3 +48,22 @@ def test_it_runs_from_the_command_line(process, stop_signal):
     assert created.status_code == 202
     process.send_signal(stop_signal)
     assert process.wait(timeout=5) == 0
+
+
+def test_it_takes_its_key_and_webhook_secret_from_the_environment():
+    env = {
+        **os.environ,
+        "RIVYA_SIM_API_KEY": "rvya_sk_from_env",
+        "RIVYA_SIM_WEBHOOK_SECRET": "whsec_ZnJvbS1lbnYtc2VjcmV0LTAxMjM0NTY3ODk=",
+        "RIVYA_SIM_WEBHOOK_URL": "http://127.0.0.1:9/webhooks/rivya/",
+    }
+    command = [sys.executable, "-m", "rivya_sim", "--port", "0"]
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = base_url_of(child)
+        credits = f"{base_url}/api/v1/credits"
+        assert get(credits, headers={"Authorization": "Bearer rvya_sk_from_env"}).status_code == 200
+        assert get(credits, headers={"Authorization": "Bearer rvya_sk_local"}).status_code == 401
+    finally:
+        child.terminate()
+        child.wait(10)
