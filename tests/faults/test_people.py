@@ -64,7 +64,6 @@ def pk_patterns() -> list[URLPattern]:
     ]
 
 
-@pytest.mark.fault(21)
 # Every action (a POST naming one object) and who may take it. A new action must be added here,
 # so that nobody can add one without saying whose it is.
 OWN_GENERATION = "own generation"  # through own_generation_or_404: anyone else gets 404
@@ -78,6 +77,7 @@ ACTIONS = {
 }
 
 
+@pytest.mark.fault(21)
 def test_it_fetches_every_object_a_member_may_change_through_the_scoping_helper(
     alice, alice_client, bob_client
 ):
