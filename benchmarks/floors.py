@@ -88,8 +88,8 @@ def _submit(r: dict[str, Any], b: str) -> list[Row]:
     enqueued = r["jobs_enqueued"] == r["rows_saved"]
     extra: list[Row] = []
     for key, what in (
-        ("balance_expired_htmx_post", "the balance (30 s) had expired"),
-        ("all_expired_htmx_post", "the model list (300 s) and balance had expired"),
+        ("balance_expired_htmx_post", "the kept Rivya state left the cache"),
+        ("all_expired_htmx_post", "the whole cache was cleared"),
     ):
         cold = r.get(key)
         if not cold:

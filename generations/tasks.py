@@ -10,10 +10,11 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from generations import lifecycle
+from generations import catalog, health, lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -95,3 +96,27 @@ def reconcile() -> int:
     if rows:
         logger.info("Reconciler re-enqueued %d generations", len(rows))
     return len(rows)
+
+
+# -- What pages show of Rivya, refreshed by beat (and once as a worker starts) ----------------
+
+
+@shared_task(acks_late=True)
+def refresh_models() -> bool:
+    return catalog.refresh_models()
+
+
+@shared_task(acks_late=True)
+def refresh_balance() -> bool:
+    return health.refresh_balance()
+
+
+@worker_ready.connect
+def refresh_rivya_state(**kwargs: Any) -> None:
+    """A starting worker asks for the model list and the balance at once, not at beat's next
+    turn, so a fresh install shows them within seconds."""
+    try:
+        refresh_models.delay()
+        refresh_balance.delay()
+    except Exception:  # any broker error: beat asks again at its next turn
+        logger.warning("Could not enqueue the Rivya refresh at worker start")

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from generations import catalog, lifecycle
+from generations import catalog, lifecycle, tasks
 from generations.models import Generation
 from tests.conftest import wait_for
 
@@ -60,3 +60,10 @@ def run_until_finished(
 
     wait_for(advance, timeout=timeout, every=0.05)
     return Generation.objects.get(pk=pk)
+
+
+def beat_refresh() -> None:
+    """What beat does every minute: ask Rivya for the model list and the balance, and keep them
+    (a page only ever reads what was kept)."""
+    tasks.refresh_models()
+    tasks.refresh_balance()

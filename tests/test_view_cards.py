@@ -53,10 +53,15 @@ def test_it_ignores_unknown_deleted_and_malformed_ids(alice, alice_client):
     assert card_ids(response.content.decode()) == [kept.pk]
 
 
-def test_it_answers_no_ids_with_nothing(alice_client):
+def test_it_answers_no_ids_with_no_card_and_the_banner_hidden(alice_client):
     response = alice_client.get("/generations/cards/")
+    body = response.content.decode()
     assert response.status_code == 200
-    assert response.content.decode().strip() == ""
+    assert card_ids(body) == []
+    assert body.strip() == (
+        '<div id="rivya-banner" class="warning rivya-banner" role="status" hx-swap-oob="true" '
+        "hidden></div>"
+    )
 
 
 def test_it_shows_another_members_card_without_a_delete_button(alice, bob, alice_client):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from generations.models import Status
 from tests.rows import generation, ledger
+from tests.support import beat_refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -104,14 +105,16 @@ def test_it_explains_a_bad_date(charlie_client, query, message):
     assert period.start == timezone.localdate() - timedelta(days=29)
 
 
-def test_it_shows_the_balance_from_rivya(sim, charlie_client):
+def test_it_shows_the_balance_beat_last_read(sim, charlie_client):
     sim.state.set_credits(4321)
+    beat_refresh()
     body = charlie_client.get("/usage/").content.decode()
-    assert "<strong>4,321</strong> credits" in body
+    assert "Rivya balance: <strong>4,321</strong> credits" in body
 
 
-def test_it_says_the_balance_is_unavailable_when_rivya_is_down(charlie_client):
-    # Without the sim fixture the app points at a closed port.
+def test_it_says_the_balance_is_not_known_before_beat_read_one(charlie_client):
     response = charlie_client.get("/usage/")
     assert response.status_code == 200
-    assert "unavailable right now" in response.content.decode()
+    assert "The Rivya balance is not known yet: the studio has not heard it from Rivya." in (
+        response.content.decode()
+    )

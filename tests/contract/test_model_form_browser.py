@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import new_page  # noqa: F401 - the fixture, shared
+from tests.support import beat_refresh
 
 pytestmark = [pytest.mark.browser]
 
@@ -14,6 +15,7 @@ pytestmark = [pytest.mark.browser]
 @pytest.fixture
 def form(sim, live_server, alice, new_page):  # noqa: F811
     sim.state.set_credits(10)  # enough for Imagen 4 (8), not for Imagen 4 Ultra (12)
+    beat_refresh()
     page = new_page(alice)
     page.goto(f"{live_server.url}/")
     return page
