@@ -32,6 +32,7 @@ PARTS = {
     "worker": ("sqlite", "pg"),
     "memory": ("sqlite",),
     "browser": ("sqlite", "pg"),
+    "rivya": ("sqlite", "pg"),
 }
 RESULTS = ROOT / "benchmarks" / "results"
 

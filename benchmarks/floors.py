@@ -168,6 +168,35 @@ def _memory(r: dict[str, Any], b: str) -> list[Row]:
     ]
 
 
+def _rivya(r: dict[str, Any], b: str) -> list[Row]:
+    """Each page with Rivya hanging or answering garbage, beside the same page when it is
+    healthy (one run, round-robin blocks)."""
+    rows = []
+    calls = r["remote_calls_in_timed_loop"]
+    for page in ("home", "usage", "cards"):
+        healthy = r[f"{page}_healthy"]
+        for condition in ("healthy", "hangs", "garbage"):
+            s = r[f"{page}_{condition}"]
+            banner = "banner" if r["banner_shown"][condition] else "no banner"
+            queries = r["queries"][f"{page}_{condition}"]
+            limit = healthy["p95_ms"] * 1.5 + 5
+            ok = calls == 0 and (condition == "healthy" or s["p95_ms"] <= limit)
+            rows.append(
+                (
+                    "9 pages, Rivya down",
+                    b,
+                    f"{page}, Rivya {condition} ({banner}, {queries} queries warm); "
+                    f"remote calls {calls}",
+                    f"p50 {_ms(s['p50_ms'])}, p95 {_ms(s['p95_ms'])}",
+                    "no remote call"
+                    if condition == "healthy"
+                    else f"p95 ≤ {limit:.1f} ms (healthy p95 x 1.5 + 5 ms), no remote call",
+                    _met(ok),
+                )
+            )
+    return rows
+
+
 BUILDERS = {
     "browser": _browser,
     "cards": _cards,
@@ -176,6 +205,7 @@ BUILDERS = {
     "worker": _worker,
     "usage": _usage,
     "memory": _memory,
+    "rivya": _rivya,
 }
 
 

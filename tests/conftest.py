@@ -52,7 +52,8 @@ DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "liv
 def _health_notes_need_the_database(request: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The client notes every call in the database (generations/health.py). A test without the
     database (the client's own tests) notes nothing, instead of tripping pytest-django's guard
-    inside the client."""
+    inside the client. Each test starts with no success noted by this process."""
+    monkeypatch.setattr(health, "_success_noted_at", 0.0)
     has_db = request.node.get_closest_marker("django_db") or (
         DATABASE_FIXTURES & set(request.fixturenames)
     )

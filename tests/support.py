@@ -4,11 +4,12 @@ lifecycle driven step by step as the Celery tasks would drive it, without their 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
 
-from generations import catalog, lifecycle, tasks
+from generations import catalog, health, lifecycle, tasks
 from generations.models import Generation
 from tests.conftest import wait_for
 
@@ -67,3 +68,26 @@ def beat_refresh() -> None:
     (a page only ever reads what was kept)."""
     tasks.refresh_models()
     tasks.refresh_balance()
+
+
+def rivya_failing_since(seconds: float, *, last_success: bool = True, **failure: str) -> None:
+    """Notes as the client leaves them when Rivya last worked ``seconds`` ago and has failed
+    since (the last failure a second ago): ``failure`` gives its code, message, request_id."""
+    now = timezone.now()
+    if last_success:
+        health.keep(health.LAST_SUCCESS, {}, at=now - timedelta(seconds=seconds))
+    began = (now - timedelta(seconds=seconds - 1)).isoformat()
+    note = {"code": "timeout", "message": "", "request_id": "", **failure, "since": began}
+    health.keep(health.LAST_FAILURE, note, at=now - timedelta(seconds=1))
+
+
+def kept_balance() -> health.Kept:
+    found = health.balance()
+    assert found is not None, "no balance is kept"
+    return found
+
+
+def last_failure() -> health.Failure:
+    found = health.health().last_failure
+    assert found is not None, "no failure is noted"
+    return found
