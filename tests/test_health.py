@@ -3,7 +3,11 @@ tasks, the client's note of every call, and the outage the banner shows."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -235,3 +239,30 @@ def test_a_success_ends_the_outage(alice, sim):
     assert health.outage() is not None
     get_client().get_credits()
     assert health.outage() is None
+
+
+# -- The knobs -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("RIVYA_DOWN_AFTER_SECONDS", "0", "must be a number of seconds above 0"),
+        ("RIVYA_DOWN_AFTER_SECONDS", "nan", "must be a number of seconds above 0"),
+        ("RIVYA_REFRESH_EVERY_SECONDS", "-60", "must be a number of seconds above 0"),
+        ("RIVYA_REFRESH_EVERY_SECONDS", "a minute", "must be a number, not 'a minute'"),
+    ],
+)
+def test_a_bad_knob_stops_start_up_with_a_message(name, value, message):
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, name: value}
+    started = subprocess.run(
+        [sys.executable, "-c", "import imagen_site.settings"],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert started.returncode != 0
+    assert f"ImproperlyConfigured: {name} {message}" in started.stderr
