@@ -34,6 +34,7 @@ PARTS = {
     "browser": ("sqlite", "pg"),
     "boards": ("sqlite",),  # files and one query: the database hardly matters
     "broker": ("sqlite",),
+    "rivya": ("sqlite", "pg"),
 }
 RESULTS = ROOT / "benchmarks" / "results"
 

@@ -52,8 +52,8 @@ def purge() -> None:
 
 
 def cold_cache_posts(client: Any, htmx: dict[str, str], count: int, key: str | None) -> Any:
-    """The same POST right after a cached answer from Rivya expired: the balance (kept 30 s)
-    when ``key`` names it, or everything (the model list is kept 300 s) when ``key`` is None."""
+    """The same POST right after what workers learned from Rivya (the model list, the balance,
+    its health) dropped out of this process's cache (``key``), or the whole cache (None)."""
     from django.core.cache import cache
 
     samples = []
@@ -100,10 +100,10 @@ def main() -> None:
                 assert response.status_code == 302, response.status_code
         enqueued = queued_messages() - before_queue
         saved = Generation.objects.filter(user=user).count() - before_rows - 4
-        from generations.views import BALANCE_CACHE_KEY
+        from generations.health import ROWS_CACHE_KEY
 
         cold_count = 5 if args.quick else 20
-        balance_expired = cold_cache_posts(client, htmx, cold_count, BALANCE_CACHE_KEY)
+        balance_expired = cold_cache_posts(client, htmx, cold_count, ROWS_CACHE_KEY)
         all_expired = cold_cache_posts(client, htmx, cold_count, None)
         purge()
     result = {

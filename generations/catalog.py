@@ -1,27 +1,24 @@
 """Which Imagen 4 models the form offers, and how each one wants its params.
 
-The list comes from ``GET /api/v1/models`` (cached for a few minutes). When the API cannot be
-reached, the figures documented on the model pages stand in, so the form still works.
+The list comes from ``GET /api/v1/models``, asked by beat (and by a worker as it starts) and kept
+in ``health`` (a database row and the cache): a page only reads what is kept and never asks
+Rivya. Until a list has been kept, the figures documented on the model pages stand in, so the
+form works from the first minute.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
-from django.core.cache import cache
-
+from generations import health
 from generations.rivya import ModelInfo, ModelParam, RivyaError, get_client
 
 logger = logging.getLogger(__name__)
 
 FAMILY_PREFIX = "google-imagen4"
 DEFAULT_MODEL = "google-imagen4"
-CACHE_KEY = "rivya:imagen-models"
-CACHE_SECONDS = 300
-LAST_SEEN_KEY = "rivya:imagen-models:last-seen"
-FALLBACK_CACHE_SECONDS = 30
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "3:4", "4:3")
 
 
@@ -55,37 +52,60 @@ def _fetch_family() -> list[ModelInfo]:
     return sorted(models, key=lambda m: (order.get(m.id, len(order)), m.id))
 
 
-def imagen_models(*, fetch: bool = True) -> list[ModelInfo]:
-    """Every Imagen 4 model Rivya lists, available or not (the form says which are not).
-
-    With ``fetch=False`` (a POST, which must not wait on Rivya) an expired list is not
-    reloaded: the last list seen stands in, or the documented one."""
-    models: list[ModelInfo] | None = cache.get(CACHE_KEY)
-    if models is not None:
-        return models
-    if not fetch:
-        return cache.get(LAST_SEEN_KEY) or list(DOCUMENTED_MODELS)
+def refresh_models() -> bool:
+    """Ask Rivya for the model list and keep it. On an error the last good copy stays (the
+    client has noted the failure). Workers and beat only: a page never calls this."""
     try:
         models = _fetch_family()
     except RivyaError as exc:
-        logger.warning("Could not load the model list from Rivya (%s); using the docs'", exc.code)
-        # Remembered briefly, so a Rivya outage does not cost every page a failed call.
-        models = cache.get(LAST_SEEN_KEY) or list(DOCUMENTED_MODELS)
-        cache.set(CACHE_KEY, models, FALLBACK_CACHE_SECONDS)
-        return models
-    cache.set(CACHE_KEY, models, CACHE_SECONDS)
-    cache.set(LAST_SEEN_KEY, models, None)
-    return models
+        logger.warning("Could not load the model list from Rivya (%s); keeping the last", exc.code)
+        return False
+    health.keep(health.MODELS, [asdict(m) for m in models])
+    return True
 
 
-def available_models(*, fetch: bool = True) -> list[ModelInfo]:
-    return [m for m in imagen_models(fetch=fetch) if m.available]
+def _model_from(data: dict[str, Any]) -> ModelInfo:
+    params = tuple(
+        ModelParam(p["key"], p["type"], p.get("default"), tuple(p.get("options") or ()))
+        for p in data["params"]
+    )
+    return ModelInfo(
+        id=data["id"],
+        display_name=data["display_name"],
+        base_credits=data["base_credits"],
+        max_prompt_length=data["max_prompt_length"],
+        available=data["available"],
+        params=params,
+    )
 
 
-def unoffered_models(*, fetch: bool = True) -> list[ModelInfo]:
+def kept_models() -> health.Kept | None:
+    """The list as last kept (``value`` is a list of ModelInfo), or None if none was."""
+    found = health.kept(health.MODELS)
+    if found is None:
+        return None
+    try:
+        return health.Kept([_model_from(m) for m in found.value], found.at)
+    except (KeyError, TypeError):  # a row written by another version of this code
+        logger.warning("The kept model list cannot be read; using the documented one")
+        return None
+
+
+def imagen_models() -> list[ModelInfo]:
+    """Every Imagen 4 model Rivya listed, available or not (the form says which are not), as
+    last kept; the documented ones until a list has been kept. Never asks Rivya."""
+    found = kept_models()
+    return list(found.value) if found is not None else list(DOCUMENTED_MODELS)
+
+
+def available_models() -> list[ModelInfo]:
+    return [m for m in imagen_models() if m.available]
+
+
+def unoffered_models() -> list[ModelInfo]:
     """Imagen 4 models the form cannot offer now: listed as not available, or documented but
     gone from Rivya's list (Google is retiring the Imagen 4 endpoints)."""
-    listed = imagen_models(fetch=fetch)
+    listed = imagen_models()
     listed_ids = {m.id for m in listed}
     gone = [replace(m, available=False) for m in DOCUMENTED_MODELS if m.id not in listed_ids]
     return [m for m in listed if not m.available] + gone
@@ -96,7 +116,9 @@ def find_model(model_id: str) -> ModelInfo | None:
 
 
 def forget_models() -> None:
-    cache.delete(CACHE_KEY)
+    """Rivya refused a model the kept list offers: ask for the list again now. Called by the
+    lifecycle in a worker, never by a page."""
+    refresh_models()
 
 
 def aspect_ratios(model: ModelInfo) -> tuple[str, ...]:

@@ -278,3 +278,16 @@ class BoardItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.generation_id} on board {self.board_id}"
+
+
+class RivyaSnapshot(models.Model):
+    """What workers last learned from Rivya, for pages to show without asking it (DESIGN rule 10):
+    the model list, the balance, and the last call that succeeded and the last that failed.
+    One row per key; ``fetched_at`` says how old it is. The cache holds the same, briefly."""
+
+    key = models.CharField(max_length=32, unique=True)
+    value = models.JSONField(default=dict)
+    fetched_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key} at {self.fetched_at:%Y-%m-%d %H:%M:%S}"

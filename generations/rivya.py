@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from django.conf import settings
 
+from generations import health
 from generations.errors import ErrorPolicy, policy_for
 
 logger = logging.getLogger(__name__)
@@ -432,6 +433,19 @@ class RivyaClient:
         self._http.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Answer:
+        """Every call goes through here: its outcome is noted for the studio's health."""
+        try:
+            answer = self._exchange(method, path, **kwargs)
+        except RivyaError as exc:
+            health.note_failure(exc)
+            raise
+        if answer.status >= 500 or answer.status == 429:  # Rivya answered, but is not working
+            health.note_failure(parse_error(answer))
+        else:
+            health.note_success()
+        return answer
+
+    def _exchange(self, method: str, path: str, **kwargs: Any) -> Answer:
         """One call, answered whole within ``total_timeout`` seconds (checked as the body
         arrives, so a server that drips its answer is cut off), or a RivyaError. Every call to
         Rivya goes through here, and no httpx exception gets past it."""

@@ -13,10 +13,11 @@ from typing import Any
 
 import kombu.exceptions
 from celery import Task, shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from generations import lifecycle
+from generations import catalog, health, lifecycle
 from generations.models import Status
 
 logger = logging.getLogger(__name__)
@@ -149,3 +150,27 @@ def forget_old_webhook_events() -> int:
     from generations import webhooks  # not at the top: webhooks imports this module
 
     return webhooks.forget_old_events()
+
+
+# -- What pages show of Rivya, refreshed by beat (and once as a worker starts) ----------------
+
+
+@shared_task(acks_late=True)
+def refresh_models() -> bool:
+    return catalog.refresh_models()
+
+
+@shared_task(acks_late=True)
+def refresh_balance() -> bool:
+    return health.refresh_balance()
+
+
+@worker_ready.connect
+def refresh_rivya_state(**kwargs: Any) -> None:
+    """A starting worker asks for the model list and the balance at once, not at beat's next
+    turn, so a fresh install shows them within seconds."""
+    try:
+        refresh_models.delay()
+        refresh_balance.delay()
+    except BROKER_DOWN:  # beat asks again at its next turn
+        logger.warning("Could not enqueue the Rivya refresh at worker start")

@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import QuerySet
@@ -36,10 +35,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from generations import boards, catalog, credits, lifecycle, metadata, tasks, usage, webhooks
+from generations import (
+    boards,
+    catalog,
+    credits,
+    health,
+    lifecycle,
+    metadata,
+    tasks,
+    usage,
+    webhooks,
+)
 from generations.forms import GenerateForm
 from generations.models import UNFINISHED, Board, Generation, GenerationImage, Status
-from generations.rivya import RivyaError, get_client
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +61,6 @@ class MemberRequest(HttpRequest):
 
 PAGE_SIZE = 24
 MAX_REFRESH_IDS = 100
-BALANCE_CACHE_KEY = "rivya:balance"
-BALANCE_CACHE_SECONDS = 30
 
 
 def visible_generations() -> QuerySet[Generation]:
@@ -73,22 +79,6 @@ def row_id(text: str) -> int | None:
 def own_generation_or_404(request: MemberRequest, pk: int) -> Generation:
     """A generation the member may change: their own. Anyone else's answers 404."""
     return get_object_or_404(visible_generations(), pk=pk, user_id=request.user.pk)
-
-
-def account_balance(*, fetch: bool = True) -> int | None:
-    """The Rivya account's credits, cached briefly; None when Rivya cannot tell us, or when
-    ``fetch`` is False and nothing is cached (a submit never waits on Rivya for it)."""
-    cached: dict[str, int | None] | None = cache.get(BALANCE_CACHE_KEY)
-    if cached is None:
-        if not fetch:
-            return None
-        try:
-            cached = {"credits": get_client().get_credits()}
-        except RivyaError as exc:
-            logger.warning("Could not read the Rivya balance: %s", exc.code)
-            cached = {"credits": None}
-        cache.set(BALANCE_CACHE_KEY, cached, BALANCE_CACHE_SECONDS)
-    return cached["credits"]
 
 
 def _history(request: MemberRequest) -> dict[str, object]:
@@ -117,25 +107,35 @@ def _chosen_cost(form: GenerateForm) -> int:
     return min((m.base_credits for m in form.models.values()), default=0)
 
 
-def _form_context(form: GenerateForm, *, fetch: bool = True) -> dict[str, object]:
-    """What the form shows. ``fetch=False`` (in a POST) uses only what Rivya told us before."""
+def _balance_context(cost: int) -> dict[str, object]:
+    """The balance as last kept (None until beat has read one), and when it was read if that
+    was a while ago: the page says "as of 10:42" then."""
+    kept = health.balance()
+    balance = kept.value if kept else None
+    return {
+        "balance": balance,
+        "balance_as_of": kept.at if kept and health.is_old(kept.at) else None,
+        "balance_too_low": balance is not None and balance < cost,
+    }
+
+
+def _form_context(form: GenerateForm) -> dict[str, object]:
+    """What the form shows: only what workers last learned from Rivya (no request asks it)."""
     models = list(form.models.values())
     cost = _chosen_cost(form)
-    balance = account_balance(fetch=fetch)
     return {
         "form": form,
         "models": models,
-        "unavailable_models": catalog.unoffered_models(fetch=fetch),
-        "balance": balance,
+        "unavailable_models": catalog.unoffered_models(),
         "cost": cost,
-        "balance_too_low": balance is not None and balance < cost,
+        **_balance_context(cost),
         "prompt_max": max((m.max_prompt_length or 0 for m in models), default=5000) or 5000,
     }
 
 
-def _new_form(data: dict[str, str] | None = None, *, fetch: bool = True) -> GenerateForm:
+def _new_form(data: dict[str, str] | None = None) -> GenerateForm:
     initial = {k: v for k, v in (data or {}).items() if k != "form_token"}
-    return GenerateForm(initial=initial, models=catalog.available_models(fetch=fetch))
+    return GenerateForm(initial=initial, models=catalog.available_models())
 
 
 @login_required
@@ -151,8 +151,7 @@ def home(request: MemberRequest) -> HttpResponse:
 @login_required
 @require_POST
 def create(request: MemberRequest) -> HttpResponse:
-    # No remote call in a POST: the model list and balance come from what was last fetched.
-    form = GenerateForm(request.POST, models=catalog.available_models(fetch=False))
+    form = GenerateForm(request.POST, models=catalog.available_models())
     generation = None
     if form.is_valid() and (model := form.chosen_model):
         data = form.cleaned_data
@@ -178,24 +177,25 @@ def create(request: MemberRequest) -> HttpResponse:
         messages.success(request, "Your image is on its way.")
         return redirect("home")
     kept = {k: str(v) for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
-    form_context = _form_context(_new_form(kept, fetch=False), fetch=False)
+    form_context = _form_context(_new_form(kept))
     context = {**form_context, "generation": generation, "oob_form": True}
     return render(request, "generations/home.html#created", context)
 
 
 def _form_errors(request: MemberRequest, form: GenerateForm) -> HttpResponse:
     if request.htmx:
-        context = _form_context(form, fetch=False)
+        context = _form_context(form)
         response = render(request, "generations/home.html#generate-form", context)
         return reswap(retarget(response, "#generate-form"), "outerHTML")
-    context = {**_form_context(form, fetch=False), **_history(request)}
+    context = {**_form_context(form), **_history(request)}
     return render(request, "generations/home.html", context, status=400)
 
 
 @login_required
 @require_GET
 def cards(request: MemberRequest) -> HttpResponse:
-    """Every requested card in one response (out-of-band swaps), from one query."""
+    """Every requested card in one response (out-of-band swaps), from one query, and the Rivya
+    banner (out of band too), so it comes and goes by itself while a page waits."""
     ids = [pk for i in request.GET.getlist("id")[:MAX_REFRESH_IDS] if (pk := row_id(i))]
     generations = list(visible_generations().filter(pk__in=ids).order_by("-pk"))
     return render(request, "generations/home.html#card-updates", {"generations": generations})
@@ -229,10 +229,13 @@ def delete(request: MemberRequest, pk: int) -> HttpResponse:
 @require_GET
 def usage_page(request: MemberRequest) -> HttpResponse:
     period = usage.Period.from_query(request.GET, today=timezone.localdate())
+    models = catalog.kept_models()
     context = {
         "period": period,
         "report": usage.report(period),
-        "balance": account_balance(),
+        **_balance_context(0),
+        "rivya": health.health(),
+        "models_at": models.at if models else None,
         "problems": usage.recent_admin_problems(since=timezone.now() - timedelta(days=1)),
         "monthly_budget": settings.DEFAULT_MONTHLY_BUDGET,
     }

@@ -134,6 +134,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "generations.health.context",
             ],
         },
     },
@@ -289,6 +290,21 @@ CELERY_TASK_IGNORE_RESULT = True
 # The queue tasks are sent to and workers read; tests and soak runs give each run its own.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Beat asks Rivya for the model list and the balance this often; pages show only what it kept.
+RIVYA_REFRESH_EVERY_SECONDS = env_float("RIVYA_REFRESH_EVERY_SECONDS", 60.0)
+# The studio says Rivya is down when no call has succeeded for this long and work is waiting.
+RIVYA_DOWN_AFTER_SECONDS = env_float("RIVYA_DOWN_AFTER_SECONDS", 60.0)
+for _name, _seconds in (
+    ("RIVYA_REFRESH_EVERY_SECONDS", RIVYA_REFRESH_EVERY_SECONDS),
+    ("RIVYA_DOWN_AFTER_SECONDS", RIVYA_DOWN_AFTER_SECONDS),
+):
+    if not 0 < _seconds < float("inf"):  # NaN fails this too
+        raise ImproperlyConfigured(f"{_name} must be a number of seconds above 0, not {_seconds}")
+# A refresh still queued when the next one is due is dropped (a hanging Rivya must not pile up).
+_REFRESH = {
+    "schedule": RIVYA_REFRESH_EVERY_SECONDS,
+    "options": {"expires": RIVYA_REFRESH_EVERY_SECONDS},
+}
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {
         "task": "generations.tasks.reconcile",
@@ -299,6 +315,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generations.tasks.forget_old_webhook_events",
         "schedule": 3600.0,
     },
+    "refresh-rivya-models": {"task": "generations.tasks.refresh_models", **_REFRESH},
+    "refresh-rivya-balance": {"task": "generations.tasks.refresh_balance", **_REFRESH},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

@@ -20,7 +20,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 
-from generations import rivya
+from generations import health, rivya
 from imagen_site.celery import app as celery_app
 from rivya_sim import Simulator
 from tests.support import CLOSED_PORT_URL, TEST_API_KEY, make_user, signed_in
@@ -53,6 +53,22 @@ def _isolated(settings: Any, tmp_path: Any) -> Iterator[None]:
     rivya.reset_client()
     yield
     rivya.reset_client()
+
+
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
+
+
+@pytest.fixture(autouse=True)
+def _health_notes_need_the_database(request: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client notes every call in the database (generations/health.py). A test without the
+    database (the client's own tests) notes nothing, instead of tripping pytest-django's guard
+    inside the client. Each test starts with no success noted by this process."""
+    monkeypatch.setattr(health, "_success_noted_at", 0.0)
+    has_db = request.node.get_closest_marker("django_db") or (
+        DATABASE_FIXTURES & set(request.fixturenames)
+    )
+    if not has_db:
+        monkeypatch.setattr(health, "_write_note", lambda write: None)
 
 
 @pytest.fixture(scope="session")

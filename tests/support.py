@@ -29,7 +29,7 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
-from generations import catalog, lifecycle
+from generations import catalog, health, lifecycle, tasks
 from generations.models import Generation, GenerationImage, LedgerEntry
 
 TEST_API_KEY = "rvya_sk_test_0123456789"
@@ -181,3 +181,36 @@ def screenshot(page: Any, name: str) -> None:
     artifacts = Path(settings.BASE_DIR) / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+
+# -- What workers keep of Rivya -------------------------------------------------------------------
+
+
+def beat_refresh() -> None:
+    """What beat does every minute: ask Rivya for the model list and the balance, and keep them
+    (a page only ever reads what was kept)."""
+    tasks.refresh_models()
+    tasks.refresh_balance()
+
+
+def rivya_failing_since(seconds: float, *, last_success: bool = True, **failure: str) -> None:
+    """Notes as the client leaves them when Rivya last worked ``seconds`` ago and has failed
+    since (the last failure a second ago): ``failure`` gives its code, message, request_id."""
+    now = timezone.now()
+    if last_success:
+        health.keep(health.LAST_SUCCESS, {}, at=now - timedelta(seconds=seconds))
+    began = (now - timedelta(seconds=seconds - 1)).isoformat()
+    note = {"code": "timeout", "message": "", "request_id": "", **failure, "since": began}
+    health.keep(health.LAST_FAILURE, note, at=now - timedelta(seconds=1))
+
+
+def kept_balance() -> health.Kept:
+    found = health.balance()
+    assert found is not None, "no balance is kept"
+    return found
+
+
+def last_failure() -> health.Failure:
+    found = health.health().last_failure
+    assert found is not None, "no failure is noted"
+    return found

@@ -8,7 +8,9 @@ import pytest
 from django.utils import timezone
 
 from generations.models import Status
+from generations.rivya import get_client
 from tests.rows import generation
+from tests.support import rivya_failing_since
 
 pytestmark = pytest.mark.django_db
 
@@ -53,10 +55,15 @@ def test_it_ignores_unknown_deleted_and_malformed_ids(alice, alice_client):
     assert card_ids(response.content.decode()) == [kept.pk]
 
 
-def test_it_answers_no_ids_with_nothing(alice_client):
+def test_it_answers_no_ids_with_no_card_and_the_banner_hidden(alice_client):
     response = alice_client.get("/generations/cards/")
+    body = response.content.decode()
     assert response.status_code == 200
-    assert response.content.decode().strip() == ""
+    assert card_ids(body) == []
+    assert body.strip() == (
+        '<div id="rivya-banner" class="warning rivya-banner" role="status" hx-swap-oob="true" '
+        "hidden></div>"
+    )
 
 
 def test_it_shows_another_members_card_without_a_delete_button(alice, bob, alice_client):
@@ -89,3 +96,40 @@ def test_it_uses_the_same_few_queries_however_many_cards(
 
 def test_it_refuses_post(alice_client):
     assert alice_client.post("/generations/cards/").status_code == 405
+
+
+# -- The Rivya banner rides along, out of band ---------------------------------------------------
+
+BANNER = re.compile(r'<div id="rivya-banner"[^>]*hx-swap-oob="true"[^>]*>(.*?)</div>', re.S)
+
+
+def banner(body: str) -> str:
+    found = BANNER.search(body)
+    assert found, "the refresh carries no banner"
+    return found.group(1)
+
+
+def test_it_carries_the_banner_while_rivya_is_down(alice, alice_client):
+    row = generation(alice, Status.QUEUED, submit_attempts=1, next_check_at=timezone.now())
+    rivya_failing_since(120)
+    body = alice_client.get(query(row.pk)).content.decode()
+    assert "has not been working since" in banner(body)
+    assert "Waiting for Rivya: attempt 1 did not go through" in body
+
+
+def test_it_takes_the_banner_away_once_rivya_answers(alice, alice_client, sim):
+    row = generation(alice, Status.QUEUED)
+    rivya_failing_since(120)
+    assert "has not been working" in banner(alice_client.get(query(row.pk)).content.decode())
+    get_client().get_credits()  # a worker's call succeeds: the client notes it
+    body = alice_client.get(query(row.pk)).content.decode()
+    assert banner(body) == ""
+    assert re.search(r'<div id="rivya-banner"[^>]*hidden', body)
+
+
+def test_it_carries_the_banner_without_any_card(alice, alice_client):
+    generation(alice, Status.PROCESSING)  # someone's work waits, not on this page
+    rivya_failing_since(120)
+    body = alice_client.get("/generations/cards/").content.decode()
+    assert card_ids(body) == []
+    assert "has not been working since" in banner(body)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import asdict, replace
+from datetime import date, timedelta
 from unittest import mock
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from generations import health
+from generations.catalog import DOCUMENTED_MODELS
 from generations.models import Generation, LedgerEntry, MemberBudget, Status
+from tests.support import kept_balance
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +161,23 @@ def test_it_requires_sign_in(client, form_data, enqueued):
 
 def test_it_refuses_get(alice_client):
     assert alice_client.get("/generations/").status_code == 405
+
+
+def test_it_checks_the_model_against_the_list_beat_kept(alice_client, form_data, enqueued):
+    ultra_gone = [replace(m, available=m.id != "google-imagen4-ultra") for m in DOCUMENTED_MODELS]
+    health.keep(health.MODELS, [asdict(m) for m in ultra_gone])
+    with mock.patch("generations.rivya.RivyaClient._request") as remote:
+        response = alice_client.post("/generations/", form_data(model="google-imagen4-ultra"))
+    assert response.status_code == 400
+    assert "not available at Rivya right now; pick another model" in response.content.decode()
+    assert Generation.objects.count() == 0
+    remote.assert_not_called()
+
+
+def test_it_says_how_old_the_balance_is_in_the_fresh_form(alice_client, form_data, enqueued):
+    health.keep(health.BALANCE, {"credits": 3}, at=timezone.now() - timedelta(minutes=30))
+    response = alice_client.post("/generations/", form_data(), headers={"HX-Request": "true"})
+    read_at = timezone.localtime(kept_balance().at).strftime("%H:%M")
+    assert f"As of {read_at}, the team's Rivya account had 3 credits left" in (
+        response.content.decode()
+    )

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import asdict, replace
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
+from generations import catalog, health
 from generations.models import Status
 from generations.views import PAGE_SIZE
 from tests.rows import generation
+from tests.support import kept_balance, rivya_failing_since
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +117,85 @@ def test_it_answers_an_htmx_history_request_with_the_partial(alice, alice_client
 def test_it_answers_other_htmx_requests_with_the_page(alice_client):
     body = alice_client.get("/", headers={"HX-Request": "true"}).content.decode()
     assert 'id="generate-form"' in body
+
+
+# -- What the page shows of Rivya: only what beat and the workers kept --------------------------
+
+
+def keep_balance(credits: int, seconds_ago: float) -> None:
+    at = timezone.now() - timedelta(seconds=seconds_ago)
+    health.keep(health.BALANCE, {"credits": credits}, at=at)
+
+
+def test_it_offers_the_documented_models_and_no_balance_when_nothing_is_kept(alice_client):
+    response = alice_client.get("/")
+    assert [m.id for m in response.context["models"]] == [m.id for m in catalog.DOCUMENTED_MODELS]
+    assert response.context["balance"] is None
+    assert "data-credits-warning" not in response.content.decode()
+
+
+def test_it_offers_the_model_list_beat_kept(alice_client):
+    listed = [replace(catalog.DOCUMENTED_MODELS[0]), replace(catalog.DOCUMENTED_MODELS[1])]
+    health.keep(health.MODELS, [asdict(m) for m in listed])
+    body = alice_client.get("/").content.decode()
+    assert '<option value="google-imagen4-fast"' in body
+    assert '<option value="google-imagen4-ultra"' not in body
+    assert "Imagen 4 Ultra is not available at Rivya right now; the others still are." in body
+
+
+def test_it_shows_a_fresh_balance_without_its_age(alice_client):
+    keep_balance(5, seconds_ago=10)
+    body = alice_client.get("/").content.decode()
+    assert "The team's Rivya account has 5 credits left, less than this model costs" in body
+    assert "As of" not in body
+
+
+def test_it_says_when_an_old_balance_was_read(alice_client):
+    keep_balance(5, seconds_ago=600)
+    body = alice_client.get("/").content.decode()
+    read_at = timezone.localtime(kept_balance().at).strftime("%H:%M")
+    assert f"As of {read_at}, the team's Rivya account had 5 credits left" in body
+
+
+def test_it_shows_no_banner_while_rivya_works(alice, alice_client):
+    generation(alice, Status.QUEUED)
+    body = alice_client.get("/").content.decode()
+    assert '<div id="rivya-banner" class="warning rivya-banner" role="status" hidden></div>' in body
+
+
+def test_it_says_rivya_is_down_since_when_and_that_the_images_are_saved(alice, alice_client):
+    generation(alice, Status.QUEUED)
+    rivya_failing_since(300)
+    body = alice_client.get("/").content.decode()
+    since = timezone.localtime(health.health().last_success).strftime("%H:%M")
+    assert (
+        f"Rivya, the service that makes our images, has not been working since {since}. Your "
+        "images are saved and will be sent as soon as it is back."
+    ) in body
+
+
+def test_it_shows_no_banner_when_no_work_waits(alice, alice_client):
+    generation(alice, Status.SUCCEEDED)
+    rivya_failing_since(300)
+    assert "has not been working since" not in alice_client.get("/").content.decode()
+
+
+def test_it_says_a_card_is_waiting_for_rivya_with_its_attempt_and_next_try(alice, alice_client):
+    next_try = timezone.now() + timedelta(seconds=45)
+    generation(alice, Status.QUEUED, submit_attempts=2, next_check_at=next_try)
+    body = alice_client.get("/").content.decode()
+    assert re.search(
+        r"Waiting for Rivya: attempt 2 did not go through, and the next one is in 4\d s\.", body
+    )
+
+
+def test_it_says_a_late_try_is_due_now(alice, alice_client):
+    overdue = timezone.now() - timedelta(seconds=5)
+    generation(alice, Status.PROCESSING, poll_errors=3, next_check_at=overdue)
+    body = alice_client.get("/").content.decode()
+    assert "Waiting for Rivya: attempt 3 did not go through, and the next one is due now." in body
+
+
+def test_it_says_a_card_waits_for_rivya_to_answer_a_try_under_way(alice, alice_client):
+    generation(alice, Status.SENDING, submit_attempts=3)
+    assert "Waiting for Rivya to answer attempt 3." in alice_client.get("/").content.decode()

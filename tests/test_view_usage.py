@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from generations import health
 from generations.models import Status
 from tests.rows import generation, ledger_entry
+from tests.support import beat_refresh, kept_balance, rivya_failing_since
 
 pytestmark = pytest.mark.django_db
 
@@ -96,14 +98,55 @@ def test_it_explains_a_bad_date(charlie_client, query, message):
     assert period.start == timezone.localdate() - timedelta(days=29)
 
 
-def test_it_shows_the_balance_from_rivya(sim, charlie_client):
+def test_it_shows_the_balance_beat_last_read(sim, charlie_client):
     sim.state.set_credits(4321)
+    beat_refresh()
     body = charlie_client.get("/usage/").content.decode()
-    assert "<strong>4,321</strong> credits" in body
+    assert "Rivya balance: <strong>4,321</strong> credits" in body
 
 
-def test_it_says_the_balance_is_unavailable_when_rivya_is_down(charlie_client):
-    # Without the sim fixture the app points at a closed port.
+def test_it_says_the_balance_is_not_known_before_beat_read_one(charlie_client):
     response = charlie_client.get("/usage/")
     assert response.status_code == 200
-    assert "unavailable right now" in response.content.decode()
+    assert "The Rivya balance is not known yet: the studio has not heard it from Rivya." in (
+        response.content.decode()
+    )
+
+
+# -- Rivya's health, for admins ------------------------------------------------------------------
+
+
+def test_it_says_when_an_old_balance_was_read(charlie_client):
+    health.keep(health.BALANCE, {"credits": 1234}, at=timezone.now() - timedelta(hours=1))
+    body = charlie_client.get("/usage/").content.decode()
+    read_at = timezone.localtime(kept_balance().at).strftime("%H:%M")
+    assert f"Rivya balance as of {read_at}: <strong>1,234</strong> credits" in body
+
+
+def test_it_shows_the_last_error_with_its_code_message_and_request_id(alice, charlie_client):
+    generation(alice, Status.QUEUED)
+    rivya_failing_since(
+        300,
+        code="internal_error",
+        message="Rivya answered with a server error (Internal server error.).",
+        request_id="req_0123456789abcdef01234567",
+    )
+    body = charlie_client.get("/usage/").content.decode()
+    assert "has not been working since" in body  # the banner, as members see it
+    health_panel = body[body.index('id="rivya-health"') :]
+    assert "<code>internal_error</code>. Rivya answered with a server error" in health_panel
+    assert "Rivya's request id: <code>req_0123456789abcdef01234567</code>." in health_panel
+
+
+def test_it_says_when_rivya_last_answered(sim, charlie_client):
+    beat_refresh()
+    body = charlie_client.get("/usage/").content.decode()
+    answered_at = timezone.localtime(health.health().last_success).strftime("%H:%M")
+    assert f"Rivya answered last at {answered_at}." in body
+    assert "The model list is from" in body
+
+
+def test_it_says_the_studio_has_not_called_rivya_yet(charlie_client):
+    body = charlie_client.get("/usage/").content.decode()
+    assert "The studio has not called Rivya yet." in body
+    assert "the form offers the documented Imagen 4 models" in body

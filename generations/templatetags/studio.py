@@ -3,7 +3,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django import template
-from django.utils import timezone
+from django.utils import dateformat, timezone
+
+from generations import health
+from generations.models import Generation
 
 register = template.Library()
 
@@ -28,3 +31,26 @@ def durationminutes(value: timedelta) -> str:
     """A cool-off period in words: "15 minutes", "1 minute"."""
     minutes = max(1, round(value.total_seconds() / 60))
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+@register.filter
+def until(moment: datetime | None) -> str:
+    """How long until ``moment``, as :func:`elapsed` says it; "" when it is now or past."""
+    if moment is None or moment <= timezone.now():
+        return ""
+    return elapsed(timezone.now(), moment)
+
+
+@register.filter
+def clock(moment: datetime | None) -> str:
+    """A time a page says something was learned: "10:42" today, "Mar 3, 10:42" before."""
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment)
+    same_day = local.date() == timezone.localdate()
+    return dateformat.format(local, "H:i" if same_day else "M j, H:i")
+
+
+@register.filter
+def waiting_for_rivya(generation: Generation) -> health.Waiting | None:
+    return health.waiting(generation)

@@ -16,7 +16,9 @@
     var holder = document.getElementById("card-refresh");
     if (!holder || inFlight || document.visibilityState !== "visible" || !window.htmx) return;
     var ids = pendingIds();
-    if (!ids.length) return;
+    // A shown Rivya banner keeps the refresh going too: its answer takes the banner away.
+    var banner = document.getElementById("rivya-banner");
+    if (!ids.length && !(banner && !banner.hidden)) return;
     var query = ids.map(function (id) { return "id=" + encodeURIComponent(id); }).join("&");
     inFlight = true;
     window.htmx.ajax("GET", holder.getAttribute("data-url") + "?" + query,

@@ -6,12 +6,15 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.support import beat_refresh
+
 pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture
 def form(sim, live_server, alice, new_page):
     sim.state.set_credits(10)  # enough for Imagen 4 (8), not for Imagen 4 Ultra (12)
+    beat_refresh()
     page = new_page(alice)
     page.goto(f"{live_server.url}/")
     return page

@@ -1,4 +1,5 @@
-"""The generate form follows the model list and the account's credits (home page, simulator)."""
+"""The generate form follows the model list and the account's credits, as beat last read them
+from the simulator (home page)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import pytest
 
 from generations.models import Generation
+from tests.support import beat_refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +46,7 @@ def test_it_offers_each_imagen_model_with_its_cost_and_default_ratio(sim, alice_
 
 def test_it_names_an_unavailable_model_and_offers_the_others(sim, alice_client):
     sim.faults.unavailable_models = {"google-imagen4-ultra"}
+    beat_refresh()
     page = home(alice_client)
     assert option(page, "google-imagen4-ultra") is None
     assert option(page, "google-imagen4") is not None
@@ -54,6 +57,7 @@ def test_it_names_an_unavailable_model_and_offers_the_others(sim, alice_client):
 
 def test_it_names_a_model_that_left_the_list(sim, alice_client):
     sim.faults.removed_models = {"google-imagen4-fast"}
+    beat_refresh()
     page = home(alice_client)
     assert option(page, "google-imagen4-fast") is None
     assert "Imagen 4 Fast is not available at Rivya right now; the others still are." in page
@@ -61,6 +65,7 @@ def test_it_names_a_model_that_left_the_list(sim, alice_client):
 
 def test_it_says_so_when_no_imagen_model_is_left(sim, alice_client):
     sim.faults.removed_models = {"google-imagen4", "google-imagen4-fast", "google-imagen4-ultra"}
+    beat_refresh()
     page = home(alice_client)
     assert "No Imagen 4 model is available at Rivya right now." in page
     assert re.search(r'<button type="submit" class="primary"\s+disabled', page)
@@ -68,7 +73,7 @@ def test_it_says_so_when_no_imagen_model_is_left(sim, alice_client):
 
 def test_it_refuses_a_model_that_went_away_since_the_form_was_shown(sim, alice_client, form_data):
     sim.faults.removed_models = {"google-imagen4-ultra"}
-    home(alice_client)  # a page view loads the list; the POST itself never calls Rivya
+    beat_refresh()  # the list no longer has it; the form still offers it (shown before)
     response = alice_client.post("/generations/", form_data(model="google-imagen4-ultra"))
     assert response.status_code == 400
     assert "google-imagen4-ultra is not available at Rivya right now; pick another model." in (
@@ -80,6 +85,7 @@ def test_it_refuses_a_model_that_went_away_since_the_form_was_shown(sim, alice_c
 
 def test_it_warns_before_submitting_when_the_balance_is_below_the_cost(sim, alice_client):
     sim.state.set_credits(6)
+    beat_refresh()
     page = home(alice_client)
     tag = warning(page)
     assert tag is not None
@@ -92,6 +98,7 @@ def test_it_warns_before_submitting_when_the_balance_is_below_the_cost(sim, alic
 
 def test_it_keeps_the_warning_hidden_while_the_chosen_model_is_affordable(sim, alice_client):
     sim.state.set_credits(10)  # enough for Imagen 4 (8), not for Ultra (12): app.js shows it then
+    beat_refresh()
     tag = warning(home(alice_client))
     assert tag is not None
     assert "hidden" in tag
@@ -100,7 +107,7 @@ def test_it_keeps_the_warning_hidden_while_the_chosen_model_is_affordable(sim, a
 
 def test_it_warns_for_the_model_the_member_chose(sim, alice_client, form_data):
     sim.state.set_credits(10)
-    home(alice_client)  # a page view reads the balance; the POST itself never calls Rivya
+    beat_refresh()
     response = alice_client.post("/generations/", form_data(model="google-imagen4-ultra", seed="x"))
     assert response.status_code == 400
     tag = warning(response.content.decode())
@@ -109,4 +116,5 @@ def test_it_warns_for_the_model_the_member_chose(sim, alice_client, form_data):
 
 
 def test_it_shows_no_warning_when_rivya_cannot_tell_the_balance(alice_client):
-    assert warning(home(alice_client)) is None  # the app points at a closed port here
+    beat_refresh()  # the app points at a closed port here: nothing is kept
+    assert warning(home(alice_client)) is None
