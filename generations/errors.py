@@ -1,10 +1,11 @@
 """What each of Rivya's error codes means to the studio, in one table.
 
 Every code the API reference lists (and the few the client makes itself for failures before an
-answer) has one row: whether a retry can help, whether Rivya is asking us to wait (which is not a
-failed attempt), whether only an admin can fix it, and what the member and the admin read. The
-client (``rivya.RivyaError``), the lifecycle and the admins' usage page all read this table and
-keep no list of their own. The words are whole sentences, so they can be translated one by one.
+answer, and the studio's own endings a member chooses: ``cancelled``, ``stopped_waiting``) has one
+row: whether a retry can help, whether Rivya is asking us to wait (which is not a failed attempt),
+whether only an admin can fix it, and what the member and the admin read. The client
+(``rivya.RivyaError``), the lifecycle and the admins' usage page all read this table and keep no
+list of their own. The words are whole sentences, so they can be translated one by one.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ class ErrorPolicy:
 
 NOT_SET_UP = "The studio is not set up to reach Rivya. Please tell an admin; nothing was charged."
 KEY_NOT_ACCEPTED = "The Rivya API key is not accepted ({code}). Set a valid RIVYA_API_KEY."
+
+# The studio's own codes for the endings a member chooses (generations/lifecycle.py): cancelled
+# before it was sent, or no longer waited for after it was. Rivya never sends them.
+CANCELLED = "cancelled"
+STOPPED_WAITING = "stopped_waiting"
+MEMBER_ENDINGS = frozenset((CANCELLED, STOPPED_WAITING))
 
 ERROR_POLICIES: dict[str, ErrorPolicy] = {
     "validation_failed": ErrorPolicy(
@@ -122,6 +129,23 @@ ERROR_POLICIES: dict[str, ErrorPolicy] = {
         member_message="Rivya sent answers we could not read, so we stopped trying. Its credits "
         "were returned; try again in a few minutes.",
         admin_message="Rivya sent an answer we could not read ({message}).",
+    ),
+    # The endings a member chooses: the member's words say it was their choice.
+    CANCELLED: ErrorPolicy(
+        retry=False,
+        member_message="You cancelled this image before it was sent to Rivya. Nothing was "
+        "charged, and its credits are back in your budget.",
+        admin_message="The member cancelled it before it was sent to Rivya, and its reservation "
+        "was released.",
+    ),
+    STOPPED_WAITING: ErrorPolicy(
+        retry=False,
+        member_message="You stopped waiting for this image, and its credits are back in your "
+        "budget. Rivya had already started it and cannot be asked to stop: if it finishes after "
+        "all, the image will appear here and its credits will be charged then.",
+        admin_message="The member stopped waiting after it was sent to Rivya, and its "
+        "reservation was released. The late check keeps looking for Rivya's result for a day; "
+        "if it comes, the release becomes the charge.",
     ),
 }
 UNKNOWN_ERROR = ErrorPolicy(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import logging
 import random
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,7 +39,15 @@ from PIL import Image
 
 from generations import catalog, credits
 from generations.downloader import FetchedImage, UnsafeResult, fetch_result
-from generations.errors import ADMIN_CODES, ERROR_POLICIES, policy_for
+from generations.errors import (
+    ADMIN_CODES,
+    CANCELLED,
+    ERROR_POLICIES,
+    MEMBER_ENDINGS,
+    STOPPED_WAITING,
+    policy_for,
+)
+from generations.forms import MAX_SEED
 from generations.models import UNFINISHED, Generation, GenerationImage, Status
 from generations.rivya import (
     FAILED,
@@ -58,8 +67,9 @@ RECONCILE_GRACE = timedelta(seconds=10)  # how late a check must be before the r
 TIMED_OUT = "timed_out"
 LOST_CONTACT = "lost_contact"
 RESULT_REFUSED = "result_unsafe"
-# Failures Rivya may still finish: we keep looking, and a late result is recorded once.
-LATE_CODES = (TIMED_OUT, LOST_CONTACT)
+# Failures Rivya may still finish: we keep looking, and a late result is recorded once. A
+# member who stopped waiting is one of them: Rivya has no cancel.
+LATE_CODES = (TIMED_OUT, LOST_CONTACT, STOPPED_WAITING)
 LATE_CHECK_EVERY = timedelta(minutes=10)
 LATE_WINDOW = timedelta(hours=24)
 # Rivya accepted it: we know its remote task.
@@ -176,11 +186,13 @@ def create(
     seed: int | None = None,
 ) -> tuple[Generation, bool]:
     """Save a generation and reserve its credits in one transaction; nothing is sent yet.
+    A seed left empty is chosen here (:func:`pick_seed`), so every image can be made again.
     Returns ``(generation, created)``: a form sent twice gives back the first generation.
     Raises :class:`credits.OverBudget` (and saves nothing) when the member's budget is short."""
     existing = Generation.objects.filter(user_id=user.pk, form_token=form_token).first()
     if existing is not None:
         return existing, False
+    seed, seed_picked = pick_seed(model, seed)
     try:
         with transaction.atomic():
             generation = Generation.objects.create(
@@ -191,6 +203,7 @@ def create(
                 aspect_ratio=aspect_ratio,
                 negative_prompt=negative_prompt,
                 seed=seed,
+                seed_picked=seed_picked,
                 credits_reserved=model.base_credits,
                 next_check_at=timezone.now(),
             )
@@ -199,6 +212,15 @@ def create(
         # The same form arrived twice at once and the other request saved it first.
         return Generation.objects.get(user_id=user.pk, form_token=form_token), False
     return generation, True
+
+
+def pick_seed(model: ModelInfo, seed: int | None) -> tuple[int | None, bool]:
+    """The seed to send and whether the studio picked it: the member's own, or for an empty one
+    a random seed of the studio's (any number the form would take), so the image can be made
+    again. A model that takes no seed gets none."""
+    if seed is not None or model.param("seed") is None:
+        return seed, False
+    return secrets.randbelow(MAX_SEED + 1), True
 
 
 # -- Failing ---------------------------------------------------------------------------------
@@ -449,8 +471,10 @@ def _still_running(generation: Generation, task: RemoteTask) -> Next | None:
 
 def _remote_failed(generation: Generation, task: RemoteTask) -> None:
     code = task.error_code or "generation_failed"
-    # A task-level code we do not know is still a failed generation, not a refused request.
-    policy = policy_for(code if code in ERROR_POLICIES else "generation_failed")
+    # A task-level code we do not know is still a failed generation, not a refused request; and
+    # Rivya's code never speaks with the words of an ending the member chose.
+    known = code in ERROR_POLICIES and code not in MEMBER_ENDINGS
+    policy = policy_for(code if known else "generation_failed")
     detail = task.error_message or "no reason given"
     fail(
         generation,
@@ -736,3 +760,101 @@ def overdue_generations(limit: int = 500) -> list[tuple[int, str, bool]]:
         (pk, status, status != Status.FAILED and created < budget_start)
         for pk, status, created in [*unfinished, *late]
     ]
+
+
+# -- Ending it early: the member's choice (issue 11) -----------------------------------------
+
+# Never sent to Rivya: queued, with no attempt that could have reached it. An attempt Rivya
+# refused by asking us to wait is not counted (:func:`_submit_refused`) and made nothing there;
+# any other attempt (a timeout, a lost answer) may have made a task at Rivya.
+NOT_SENT = Q(status=Status.QUEUED, submit_attempts=0)
+ALREADY_FINISHED = "This image is already finished, so there is nothing to cancel or stop."
+ALREADY_SENT = (
+    "This image may already have reached Rivya, which cannot be asked to stop it, so it can no "
+    "longer be cancelled. Use “Stop waiting” instead: its credits come back, and they are "
+    "charged only if Rivya finishes it after all."
+)
+NOT_SENT_YET = "This image has not been sent to Rivya yet. Cancel it instead."
+BUSY = (
+    "The studio is in the middle of a step for this image (sending it, checking on it or saving "
+    "it). Try again in a moment."
+)
+
+
+class CannotEnd(Exception):
+    """A member asked to cancel or stop waiting for a generation that is not in a state for
+    it; ``message`` says why and what to do instead. Nothing was changed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def never_sent(generation: Generation) -> bool:
+    """The row as read was never sent (:data:`NOT_SENT`): the page offers "Cancel" for it, and
+    "Stop waiting" for any other unfinished one."""
+    return generation.status == Status.QUEUED and generation.submit_attempts == 0
+
+
+def cancel(generation_id: int, user: AbstractBaseUser) -> None:
+    """Cancel a member's generation that was never sent to Rivya, and give its credits back.
+
+    1. In one transaction, claim the row: the member's, never sent, and no worker holds it. A
+       worker claiming it to send at the same moment takes it or this does, never both: both
+       are conditional updates of the same row.
+    2. Fail it as cancelled; :func:`fail` releases the reservation in the same transaction.
+
+    Raises :class:`CannotEnd` when it was sent or may have been (stop waiting instead), or has
+    finished.
+    """
+    with transaction.atomic():
+        claimable = NOT_SENT & _free(timezone.now()) & Q(user_id=user.pk)
+        generation = _claim(generation_id, claimable)
+        if generation is not None:
+            _end(generation, CANCELLED)
+            return
+    raise _refusal(generation_id, CANCELLED)
+
+
+def stop_waiting(generation_id: int, user: AbstractBaseUser) -> None:
+    """Stop waiting for a member's generation that was sent to Rivya (or may have been): end it
+    here and give its credits back. Rivya has no cancel and may still finish it, so it fails
+    with a late code: the late check keeps looking (:func:`look_for_late_result`), and a late
+    result succeeds after all, its release becoming the one charge.
+
+    1. In one transaction, claim the row: the member's, unfinished but not never sent, and no
+       worker holds it. A worker in the middle of a step (sending, checking, saving) is never
+       overtaken, or a task Rivya accepted could be lost; the member is asked to try again.
+    2. Fail it as stopped_waiting; :func:`fail` releases the reservation in the same
+       transaction and schedules the late check when Rivya accepted it.
+
+    Raises :class:`CannotEnd` when it was never sent (cancel instead), is held by a worker, or
+    has finished.
+    """
+    with transaction.atomic():
+        claimable = Q(status__in=UNFINISHED, user_id=user.pk) & ~NOT_SENT & _free(timezone.now())
+        generation = _claim(generation_id, claimable)
+        if generation is not None:
+            _end(generation, STOPPED_WAITING)
+            return
+    raise _refusal(generation_id, STOPPED_WAITING)
+
+
+def _end(generation: Generation, code: str) -> None:
+    policy = policy_for(code)
+    admin_message = policy.admin_message
+    if generation.remote_task_id:
+        admin_message = f"{admin_message} Rivya task: {generation.remote_task_id}."
+    fail(generation, code, policy.member_message, admin_message)
+
+
+def _refusal(generation_id: int, wanted: str) -> CannotEnd:
+    """Why the row could not be claimed for ``wanted``, in the member's words."""
+    generation = Generation.objects.filter(pk=generation_id).first()
+    if generation is None or generation.is_finished:
+        return CannotEnd(ALREADY_FINISHED)
+    if wanted == CANCELLED:
+        return CannotEnd(ALREADY_SENT)
+    if never_sent(generation):
+        return CannotEnd(NOT_SENT_YET)
+    return CannotEnd(BUSY)

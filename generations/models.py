@@ -38,6 +38,9 @@ class Generation(models.Model):
     # One of the model's ratios (catalog.aspect_ratios); the form offers and checks them.
     aspect_ratio = models.CharField(max_length=8, default="1:1")
     seed = models.PositiveBigIntegerField(null=True, blank=True)
+    # The member left the seed empty and the studio chose this one (and sent it), so the image
+    # can be made again; the page says who chose it.
+    seed_picked = models.BooleanField(default=False)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     remote_task_id = models.CharField(max_length=128, null=True, blank=True, unique=True)

@@ -19,4 +19,9 @@ urlpatterns = [
     path("boards/<int:pk>/rename/", views.board_rename, name="board-rename"),
     path("boards/<int:pk>/delete/", views.board_delete, name="board-delete"),
     path("boards/<int:pk>/download.zip", views.board_zip, name="board-zip"),
+    # Reuse, retry, cancel, stop waiting, undo a delete (issue 11)
+    path("generations/<int:pk>/retry/", views.retry, name="retry"),
+    path("generations/<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("generations/<int:pk>/stop/", views.stop_waiting, name="stop-waiting"),
+    path("generations/<int:pk>/restore/", views.restore, name="restore"),
 ]

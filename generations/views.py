@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import logging
 import posixpath
+import uuid
 from datetime import timedelta
 from typing import IO
 from urllib.parse import quote
@@ -42,12 +43,14 @@ from generations import (
     health,
     lifecycle,
     metadata,
+    reuse,
     tasks,
     usage,
     webhooks,
 )
 from generations.forms import GenerateForm
 from generations.models import UNFINISHED, Board, Generation, GenerationImage, Status
+from generations.rivya import ModelInfo
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +147,8 @@ def home(request: MemberRequest) -> HttpResponse:
     history = _history(request)
     if request.htmx and request.htmx.target == "history":
         return render(request, "generations/home.html#history", history)
-    context = {**_form_context(_new_form()), **history}
+    reused = reuse.form_initial(request, visible_generations())  # ?reuse=<pk>: issue 11
+    context = {**_form_context(_new_form(reused)), **history}
     return render(request, "generations/home.html", context)
 
 
@@ -217,8 +221,9 @@ def delete(request: MemberRequest, pk: int) -> HttpResponse:
         messages.error(request, "This image is still being made; delete it once it is done.")
     else:
         Generation.objects.filter(pk=generation.pk).update(deleted_at=timezone.now())
-        if request.htmx:
-            return HttpResponse("")
+        if request.htmx:  # "Deleted · Undo" in the card's place, for UNDO_SECONDS
+            context = {"generation": generation, "undo_seconds": UNDO_SECONDS}
+            return render(request, "generations/_deleted.html", context)
         messages.success(request, "Deleted.")
     if request.htmx:
         return render(request, "generations/home.html#card", {"generation": generation})
@@ -520,3 +525,182 @@ def board_zip(request: MemberRequest, pk: int) -> StreamingHttpResponse:
         as_attachment=True, filename=boards.zip_file_name(board)
     )
     return response
+
+
+# == Reuse, retry, cancel, stop waiting, undo a delete (issue 11) ==================================
+# Making an image again, and ending one early. Retry, cancel and stop waiting act on the member's
+# own generation only (404 for anyone else's, as delete does): retry spends the member's budget
+# in their name, so a colleague's failed image is made again with "Reuse settings" instead, where
+# the member sees what they send. The lifecycle does the claiming (lifecycle.cancel,
+# lifecycle.stop_waiting, lifecycle.create); these views check, call and answer.
+
+UNDO_SECONDS = 10  # how long a deleted card offers "Undo"
+# The page hides "Undo" after UNDO_SECONDS; a click just before then still arrives in time.
+UNDO_GRACE = timedelta(seconds=2)
+TOO_LATE_TO_UNDO = "Too late to undo: the image was deleted more than ten seconds ago."
+ONLY_A_FAILED_ONE = "Only a failed image can be tried again. Use “Reuse settings” to make it again."
+STALE_FORM = "This button is out of date. Reload the page and try again."
+RETRY_MODEL_GONE = (
+    "{model} is not offered any more, so this image cannot be tried again as it was. Use "
+    "“Reuse settings” to make it with another model."
+)
+RETRY_RATIO_GONE = (
+    "{model} no longer offers the {ratio} aspect ratio, so this image cannot be tried again as "
+    "it was. Use “Reuse settings” to pick another."
+)
+RETRIED_NOTE = "Trying again: your new image is on its way."
+CANCELLED_NOTE = "Cancelled. Nothing was sent to Rivya, and its credits are back in your budget."
+STOPPED_NOTE = (
+    "You stopped waiting for this image, and its credits are back in your budget. If Rivya "
+    "finishes it after all, it will appear here and its credits will be charged then."
+)
+RESTORED_NOTE = "The image is back."
+
+
+def deleted_own_generation_or_404(request: MemberRequest, pk: int) -> Generation:
+    """A generation the member deleted: their own, deleted. Anyone else's answers 404."""
+    deleted = Generation.objects.filter(deleted_at__isnull=False).select_related("user")
+    return get_object_or_404(deleted, pk=pk, user_id=request.user.pk)
+
+
+def _return_to(request: MemberRequest) -> str:
+    """Where a form without JavaScript returns to: its ``next`` if it is on this site, else the
+    studio."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("home")
+
+
+def _not_done(request: MemberRequest, status: int, message: str) -> HttpResponse:
+    """A request that changed nothing: htmx gets the sentence (app.js shows it in the page's
+    banner); a form without JavaScript goes back with it as a message."""
+    if request.htmx:
+        return _refuse(status, message)
+    messages.error(request, message)
+    return HttpResponseRedirect(_return_to(request))
+
+
+def _card_or_back(request: MemberRequest, generation: Generation, note: str) -> HttpResponse:
+    """Done: htmx gets the generation's card as it is now; a form goes back with the note."""
+    if request.htmx:
+        fresh = visible_generations().get(pk=generation.pk)
+        return render(request, "generations/home.html#card", {"generation": fresh})
+    messages.success(request, note)
+    return HttpResponseRedirect(_return_to(request))
+
+
+def _retry_model(original: Generation) -> ModelInfo | str:
+    """The model to try ``original`` again with, as the form offers it now (no call to Rivya in
+    a POST), or why it cannot be."""
+    offered = catalog.available_models()
+    model = next((m for m in offered if m.id == original.model), None)
+    if model is None:
+        return RETRY_MODEL_GONE.format(model=reuse.model_name(original.model))
+    if original.aspect_ratio and original.aspect_ratio not in catalog.aspect_ratios(model):
+        return RETRY_RATIO_GONE.format(model=model.display_name, ratio=original.aspect_ratio)
+    return model
+
+
+@login_required
+@require_POST
+def retry(request: MemberRequest, pk: int) -> HttpResponse:
+    """Make the member's failed generation again as a new one, with the same settings.
+
+    1. The member's own generation (404 otherwise), failed (400 otherwise).
+    2. The button's ``form_token`` (new each time the button is drawn), so a double click makes
+       one generation; missing or malformed: 400.
+    3. Its model and ratio as the form offers them now, or 400 saying to reuse the settings.
+    4. Save it and reserve its credits (:func:`_make_again`, through lifecycle.create: a new
+       key; the budget applies, and a short budget is said, nothing saved); enqueue it once
+       the transaction commits.
+    5. htmx: the new card, which the button puts at the top of the history; else back home.
+    """
+    original = own_generation_or_404(request, pk)
+    if original.status != Status.FAILED:
+        return _not_done(request, 400, ONLY_A_FAILED_ONE)
+    token = row_uuid(request.POST.get("form_token", ""))
+    if token is None:
+        return _not_done(request, 400, STALE_FORM)
+    model = _retry_model(original)
+    if isinstance(model, str):
+        return _not_done(request, 400, model)
+    try:
+        generation = _make_again(request.user, original, model, token)
+    except credits.OverBudget as exc:
+        return _not_done(request, 400, exc.message)
+    if not request.htmx:
+        messages.success(request, RETRIED_NOTE)
+        return redirect("home")
+    return render(request, "generations/home.html#card", {"generation": generation})
+
+
+def _make_again(user: User, original: Generation, model: ModelInfo, token: uuid.UUID) -> Generation:
+    """A new generation with ``original``'s settings, enqueued once it is saved (unless the
+    token made it already). A seed the studio picked is picked anew; the member's own is kept."""
+    generation, created = lifecycle.create(
+        user,
+        form_token=token,
+        model=model,
+        prompt=original.prompt,
+        aspect_ratio=original.aspect_ratio,
+        negative_prompt=original.negative_prompt,
+        seed=None if original.seed_picked else original.seed,
+    )
+    if created:
+        transaction.on_commit(lambda: tasks.enqueue_submit(generation.pk))
+    return generation
+
+
+def row_uuid(text: str) -> uuid.UUID | None:
+    """A UUID from a form field, or None when it is not one."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+@login_required
+@require_POST
+def cancel(request: MemberRequest, pk: int) -> HttpResponse:
+    """Cancel the member's own generation that was not sent to Rivya yet: its credits come back.
+    Once sent it cannot be cancelled (409, saying to stop waiting instead)."""
+    generation = own_generation_or_404(request, pk)
+    try:
+        lifecycle.cancel(generation.pk, request.user)
+    except lifecycle.CannotEnd as exc:
+        return _not_done(request, 409, exc.message)
+    return _card_or_back(request, generation, CANCELLED_NOTE)
+
+
+@login_required
+@require_POST
+def stop_waiting(request: MemberRequest, pk: int) -> HttpResponse:
+    """Stop waiting for the member's own generation that was sent to Rivya: it ends here and
+    its credits come back; a late result from Rivya still appears, and is then the one charge.
+    Not sent yet, finished, or in a worker's hands this moment: 409 saying what to do."""
+    generation = own_generation_or_404(request, pk)
+    try:
+        lifecycle.stop_waiting(generation.pk, request.user)
+    except lifecycle.CannotEnd as exc:
+        return _not_done(request, 409, exc.message)
+    return _card_or_back(request, generation, STOPPED_NOTE)
+
+
+@login_required
+@require_POST
+def restore(request: MemberRequest, pk: int) -> HttpResponse:
+    """Undo the member's delete within UNDO_SECONDS (and a little grace): the card comes back.
+    Later: 400, too late to undo. Not deleted, or not theirs: 404."""
+    generation = deleted_own_generation_or_404(request, pk)
+    recent = timezone.now() - timedelta(seconds=UNDO_SECONDS) - UNDO_GRACE
+    undone = Generation.objects.filter(pk=generation.pk, deleted_at__gte=recent)
+    if not undone.update(deleted_at=None):
+        return _not_done(request, 400, TOO_LATE_TO_UNDO)
+    generation.deleted_at = None
+    if request.htmx:
+        return render(request, "generations/home.html#card", {"generation": generation})
+    messages.success(request, RESTORED_NOTE)
+    return redirect("home")

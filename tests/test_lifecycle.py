@@ -51,11 +51,13 @@ def test_it_sends_the_params_as_the_model_takes_them(sim, alice):
     }
 
 
-def test_it_leaves_out_empty_optional_params(sim, alice):
-    generation = new_generation(alice)
+def test_it_leaves_out_an_empty_negative_prompt_and_sends_the_seed_it_picked(sim, alice):
+    generation = new_generation(alice)  # no negative prompt, no seed: the studio picks one
     lifecycle.submit(generation.pk)
     generation.refresh_from_db()
-    assert sim.state.task(generation.remote_task_id)["body"]["params"] == {"aspect_ratio": "1:1"}
+    assert generation.seed_picked
+    sent = sim.state.task(generation.remote_task_id)["body"]["params"]
+    assert sent == {"aspect_ratio": "1:1", "seed": str(generation.seed)}
 
 
 def test_it_stores_the_image_and_thumbnail_before_it_says_done(sim, alice):

@@ -28,11 +28,16 @@ def test_it_hides_the_owners_finished_generation_and_keeps_the_ledger(alice, ali
     assert LedgerEntry.objects.filter(generation=row).count() == 2
 
 
-def test_it_answers_htmx_with_nothing_so_the_card_goes(alice, alice_client):
+def test_it_answers_htmx_with_deleted_and_undo_in_the_cards_place(alice, alice_client):
     row = finished_with_ledger(alice)
     response = alice_client.post(f"/generations/{row.pk}/delete/", headers={"HX-Request": "true"})
     assert response.status_code == 200
-    assert response.content == b""
+    body = response.content.decode()
+    assert f'id="gen-{row.pk}"' in body  # takes the card's place
+    assert "To be deleted" not in body
+    assert "Deleted" in body
+    assert f'hx-post="/generations/{row.pk}/restore/"' in body
+    assert 'data-remove-after="10"' in body  # app.js takes it away after ten seconds
     assert Generation.objects.get(pk=row.pk).deleted_at is not None
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
-from generations.models import Status
+from generations.models import Generation, Status
 from tests.rows import generation
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +28,8 @@ def test_it_shows_the_full_image_and_the_settings(alice, alice_client):
     body = alice_client.get(f"/generations/{row.pk}/").content.decode()
     assert f'src="{row.image.url}"' in body
     assert "A fox in snow" in body
-    assert "16:9 · seed 7" in body
+    assert "<dd>16:9</dd>" in body
+    assert "<span data-seed>7</span>" in body
     assert "blurry signage" in body
     assert "8 charged" in body
 
@@ -64,3 +68,83 @@ def test_it_answers_404_for_a_deleted_or_unknown_one(alice, alice_client, pk):
     if pk == "deleted":
         pk = generation(alice, deleted_at=timezone.now()).pk
     assert alice_client.get(f"/generations/{pk}/").status_code == 404
+
+
+# -- Everything needed to make it again, and the controls that do (issue 11) ---------------------
+
+
+def facts(body: str) -> str:
+    return body[body.index('<dl class="facts"') : body.index("</dl>")]
+
+
+def test_it_lists_everything_needed_to_make_it_again(alice, bob_client):
+    started = timezone.now() - timedelta(seconds=75)
+    row = generation(
+        alice,
+        prompt="A fox in snow",
+        negative_prompt="fences",
+        seed=31337,
+        model="google-imagen4-ultra",
+        aspect_ratio="3:4",
+        credits_reserved=12,
+        created_at=started,
+        finished_at=started + timedelta(seconds=65),
+    )
+    listed = facts(bob_client.get(f"/generations/{row.pk}/").content.decode())
+    assert "<dd>A fox in snow</dd>" in listed
+    assert "<dd>fences</dd>" in listed
+    assert "<span data-seed>31337</span>" in listed
+    assert "picked by the studio" not in listed
+    assert "<dd>Imagen 4 Ultra</dd>" in listed
+    assert "<dd>3:4</dd>" in listed
+    assert "<dd>12 charged</dd>" in listed
+    assert "<dd>alice</dd>" in listed
+    assert f'datetime="{timezone.localtime(started).isoformat()}' in listed
+    assert "<dd>1 min 5 s</dd>" in listed
+
+
+def test_it_says_the_studio_picked_the_seed_and_offers_to_copy_it(alice, alice_client):
+    row = generation(alice, seed=4096, seed_picked=True)
+    listed = facts(alice_client.get(f"/generations/{row.pk}/").content.decode())
+    assert "<span data-seed>4096</span> (picked by the studio)" in listed
+    assert 'data-copy="4096"' in listed
+    assert "makes a similar image, not always the same one" in listed
+
+
+def test_it_says_random_for_a_seed_never_recorded(alice, alice_client):
+    row = generation(alice, seed=None)
+    listed = facts(alice_client.get(f"/generations/{row.pk}/").content.decode())
+    assert re.search(r"<dt>Seed</dt><dd>\s*Random\s*</dd>", listed)
+    assert "data-copy=" not in listed
+
+
+def test_it_offers_reuse_and_copy_prompt_to_every_member(alice, bob_client):
+    row = generation(alice, prompt="Share me")
+    body = bob_client.get(f"/generations/{row.pk}/").content.decode()
+    assert f'href="/?reuse={row.pk}"' in body
+    assert f'href="/?reuse={row.pk}&amp;seed=new"' in body
+    assert 'data-copy="Share me"' in body
+
+
+def test_it_offers_retry_to_the_owner_of_a_failed_one_only(alice, alice_client, bob_client):
+    row = generation(alice, Status.FAILED)
+    retry = f'action="/generations/{row.pk}/retry/"'
+    assert retry in alice_client.get(f"/generations/{row.pk}/").content.decode()
+    assert retry not in bob_client.get(f"/generations/{row.pk}/").content.decode()
+
+
+def test_it_offers_cancel_before_sending_and_stop_waiting_after(alice, alice_client, bob_client):
+    row = generation(alice, Status.QUEUED)
+    cancel, stop = (f'action="/generations/{row.pk}/{a}/"' for a in ("cancel", "stop"))
+    body = alice_client.get(f"/generations/{row.pk}/").content.decode()
+    assert cancel in body
+    assert stop not in body
+    assert "It has not been sent to Rivya yet" in body
+    Generation.objects.filter(pk=row.pk).update(status=Status.PROCESSING, submit_attempts=1)
+    body = alice_client.get(f"/generations/{row.pk}/").content.decode()
+    assert stop in body
+    assert cancel not in body
+    assert "Rivya is already making it and cannot be asked to stop." in body
+    others = bob_client.get(f"/generations/{row.pk}/").content.decode()
+    assert stop not in others
+    assert cancel not in others

@@ -111,3 +111,80 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 })();
+
+// Reuse and undo (issue 11): copy a prompt or seed, and the "Deleted · Undo" that goes away.
+(function () {
+  "use strict";
+
+  // Each [data-copy] button copies its value and says so in the polite status of its
+  // [data-copy-scope]; the words are the button's own (data-copied, data-copy-failed).
+  function say(button, text) {
+    var scope = button.closest("[data-copy-scope]") || document;
+    var status = scope.querySelector("[data-copy-status]");
+    if (!status) return;
+    status.textContent = text;
+    setTimeout(function () { if (status.textContent === text) status.textContent = ""; }, 4000);
+  }
+
+  // Without the clipboard API (a page not served over https), a selected textarea and the
+  // older copy command still work in every browser we support.
+  function copyByHand(text) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "visually-hidden";
+    document.body.appendChild(area);
+    area.select();
+    var copied = false;
+    try { copied = document.execCommand("copy"); } catch (error) { copied = false; }
+    document.body.removeChild(area);
+    return copied ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+
+  function copy(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text).catch(function () { return copyByHand(text); });
+    }
+    return copyByHand(text);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) return;
+    copy(button.getAttribute("data-copy")).then(
+      function () { say(button, button.getAttribute("data-copied")); },
+      function () { say(button, button.getAttribute("data-copy-failed")); }
+    );
+  });
+
+  // "Deleted · Undo" takes the card's place: Undo gets the focus the Delete button had, and
+  // the whole thing goes after data-remove-after seconds (the server refuses an undo by then).
+  function expireLater(element) {
+    var seconds = parseInt(element.getAttribute("data-remove-after"), 10);
+    if (isNaN(seconds)) return;
+    var undo = element.querySelector("[data-undo]");
+    if (undo) undo.focus();
+    setTimeout(function () { if (element.isConnected) element.remove(); }, seconds * 1000);
+  }
+
+  function watch(root) {
+    if (root.matches && root.matches("[data-remove-after]")) expireLater(root);
+    if (root.querySelectorAll) {
+      Array.prototype.forEach.call(root.querySelectorAll("[data-remove-after]"), expireLater);
+    }
+  }
+
+  if (window.htmx) window.htmx.onLoad(watch);
+
+  // A refusal the server put in words (a 400 or 409 in plain text, such as "Too late to undo")
+  // is shown as it is, in place of the general "could not do that".
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var box = document.getElementById("request-error");
+    if (!xhr || !box || (xhr.status !== 400 && xhr.status !== 409)) return;
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    if (type.indexOf("text/plain") !== 0 || !xhr.responseText) return;
+    box.textContent = xhr.responseText;
+    box.hidden = false;
+  });
+})();

@@ -160,6 +160,7 @@ def test_it_pauses_refreshing_while_the_tab_is_hidden(alice, live_server, new_pa
 def test_it_deletes_my_card_in_place_after_asking(alice, live_server, new_page):
     row = generation(alice, prompt="Not my best")
     page = new_page(alice)
+    page.clock.install()  # time runs as usual until the test moves it on
     page.goto(f"{live_server.url}/")
     page.evaluate("window.marker = 1")
     questions: list[str] = []
@@ -170,6 +171,8 @@ def test_it_deletes_my_card_in_place_after_asking(alice, live_server, new_page):
 
     page.on("dialog", answer_yes)
     page.locator(f"#gen-{row.pk}").get_by_role("button", name="Delete").click()
+    expect(page.locator(f"#gen-{row.pk}")).to_contain_text("Deleted")  # with Undo, for 10 s
+    page.clock.fast_forward(10_000)
     expect(page.locator(f"#gen-{row.pk}")).to_have_count(0)
     assert questions == ["Delete this image for everyone? This cannot be undone."]
     assert page.evaluate("window.marker") == 1

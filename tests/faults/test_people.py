@@ -70,6 +70,10 @@ OWN_GENERATION = "own generation"  # through own_generation_or_404: anyone else 
 SHARED_BOARD = "the team's board"  # boards are shared: any member adds and removes
 ACTIONS = {
     "delete": OWN_GENERATION,
+    "restore": OWN_GENERATION,
+    "cancel": OWN_GENERATION,
+    "stop-waiting": OWN_GENERATION,
+    "retry": OWN_GENERATION,  # a colleague's image is made again through "Reuse settings"
     "board-add": SHARED_BOARD,
     "board-remove": SHARED_BOARD,
     "board-rename": SHARED_BOARD,  # its maker or an admin: 403 for the rest (test_view_board)
