@@ -10,4 +10,5 @@ urlpatterns = [
     path("generations/<int:pk>/delete/", views.delete, name="delete"),
     path("usage/", views.usage_page, name="usage"),
     path("webhooks/rivya/", views.rivya_webhook, name="rivya-webhook"),
+    path("generations/<int:pk>/favorite/", views.favorite, name="favorite"),
 ]
