@@ -7,10 +7,10 @@ seeded rows up to ``--count`` instead of adding as many again.
 The rows vary the way a team's history does, each property drawn on its own (a generator seeded
 with the row's number, so a re-run makes the same rows) so that filters combine: fourteen
 English and six Thai subjects, a rare word in about one row in a thousand, negative prompts in
-half the rows, the three models (6:3:1), the five ratios, one failure in ten, ten members,
-dates spread over the last year (older rows first, as ids grow), and a star on one row in
-fifty. Rows seeded before this variety (prompts ``Seeded for benchmarks #n``) are left as they
-are and not counted.
+half the rows, the three models (6:3:1; the oldest thousand rows a retired one), the five
+ratios, one failure in ten, ten members, dates spread over the last year (older rows first, as
+ids grow), and a star on one row in fifty. Rows seeded before this variety (prompts
+``Seeded for benchmarks #n``) are left as they are and not counted.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ RARE = (" with a blue giraffe", " และยีราฟสีฟ้า")  # a
 RARE_SHARE = 0.001
 NEGATIVES = ("blurry, text, watermark", "ภาพเบลอ ตัวหนังสือ", "", "")
 MODELS = ("google-imagen4",) * 6 + ("google-imagen4-fast",) * 3 + ("google-imagen4-ultra",)
+RETIRED_MODEL, RETIRED_ROWS = "google-imagen4-preview", 1000  # the oldest rows only
 FAILED_SHARE = 0.1
 STARRED_SHARE = 0.02
 
@@ -156,7 +157,7 @@ class Command(BaseCommand):
         return Generation(
             user=draw.choice(members),
             form_token=uuid.uuid4(),
-            model=draw.choice(MODELS),
+            model=RETIRED_MODEL if n < RETIRED_ROWS else draw.choice(MODELS),
             prompt=f"{SEED_PREFIX} #{n}: {draw.choice(SUBJECTS)}{rare}",
             negative_prompt=draw.choice(NEGATIVES),
             aspect_ratio=draw.choice(ASPECT_RATIOS),
