@@ -93,6 +93,20 @@ class DayField(forms.DateField):
             ) from None
 
 
+class ModelField(forms.ChoiceField):
+    """A model id: one the studio knows, or one still in the history (a retired model)."""
+
+    known: list[tuple[str, str]]  # (id, name) of the models offered, set by offer()
+
+    def valid_value(self, value: Any) -> bool:
+        return super().valid_value(value) or Generation.objects.filter(model=value).exists()
+
+    def offer(self, model_ids: list[tuple[str, str]]) -> None:
+        """Offer these (id, name) pairs beside "Any model", and nothing else."""
+        self.known = model_ids
+        self.choices = [("", "Any model"), *model_ids]
+
+
 def model_choices() -> list[tuple[str, str]]:
     """The Imagen 4 models the studio knows: documented, or last listed by Rivya (from the
     cache only; a page never waits on Rivya for this)."""
@@ -124,7 +138,11 @@ class HistoryFilter(forms.Form):
         empty_label="Anyone",
         error_messages={"invalid_choice": "No member of the team is called “%(value)s”."},
     )
-    model = forms.CharField(label="Model", required=False, max_length=64, widget=forms.Select)
+    model = ModelField(
+        label="Model",
+        required=False,
+        error_messages={"invalid_choice": "No image was made with a model called “%(value)s”."},
+    )
     ratio = forms.ChoiceField(
         label="Shape",
         required=False,
@@ -159,10 +177,9 @@ class HistoryFilter(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "filter-%s")
         super().__init__(*args, **kwargs)
-        self.known_models = model_choices()
-        model_field = self.fields["model"]
-        assert isinstance(model_field.widget, forms.Select)
-        model_field.widget.choices = [("", "Any model"), *self.known_models]
+        model = self.fields["model"]
+        assert isinstance(model, ModelField)
+        model.offer(model_choices())
 
     def choice_fields(self) -> list[forms.BoundField]:
         """The fields the bar shows as selects and date inputs, in order."""
@@ -181,16 +198,11 @@ class HistoryFilter(forms.Form):
         return words
 
     def clean_model(self) -> str:
-        model = str(self.cleaned_data["model"]).strip()
-        known = any(model == known for known, _ in self.known_models)
-        if model and not known and not Generation.objects.filter(model=model).exists():
-            raise forms.ValidationError(
-                "No image was made with a model called “%(model)s”.", params={"model": model}
-            )
-        if model and not known:  # an older model, still in the history: offer it too
-            field = self.fields["model"]
-            assert isinstance(field.widget, forms.Select)
-            field.widget.choices = [*field.widget.choices, (model, model)]
+        model = str(self.cleaned_data["model"])
+        field = self.fields["model"]
+        assert isinstance(field, ModelField)
+        if model and not any(model == known for known, _ in field.known):
+            field.offer([*field.known, (model, model)])  # a retired one: offer it too
         return model
 
     def clean(self) -> dict[str, Any]:

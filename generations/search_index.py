@@ -18,6 +18,7 @@ A word shorter than three characters has no trigram: this module never sees one
 from __future__ import annotations
 
 import enum
+import sqlite3
 from typing import Any
 
 from django.db import connections
@@ -27,6 +28,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql.compiler import SQLCompiler
 
 TRIGRAM = 3  # the shortest word a trigram index can find
+SQLITE_TRIGRAM = (3, 34, 0)  # the first SQLite with FTS5's trigram tokenizer
 FTS_TABLE = "generation_search"
 
 # Plain literals, no interpolation: nothing a member types reaches these strings.
@@ -88,9 +90,18 @@ PG_ILIKE = (
 PG_DROP = "DROP INDEX IF EXISTS generation_search_trgm"
 
 
+class SearchIndexUnavailable(RuntimeError):
+    """This database cannot hold the search index."""
+
+
 def install(connection: Connection) -> None:
     """Make the index (a migration's forward step). Other databases get none: the search
     still answers there, by reading rows."""
+    if connection.vendor == "sqlite" and sqlite3.sqlite_version_info < SQLITE_TRIGRAM:
+        raise SearchIndexUnavailable(
+            f"The history's search needs SQLite 3.34 or later (its trigram tokenizer); this "
+            f"Python has SQLite {sqlite3.sqlite_version}. Use a newer Python, or PostgreSQL."
+        )
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             for statement in [SQLITE_TABLE, *SQLITE_TRIGGERS.values(), SQLITE_REBUILD]:
