@@ -74,6 +74,9 @@ def pages(today: Any) -> dict[str, str]:
         "search_every_row_with_favorites": "q=benchmarks&favorites=1",
         "search_every_row_with_pending": "q=benchmarks&status=pending",
         "search_every_row_with_one_day": f"q=benchmarks&from={day}&to={day}",
+        # The worst case on SQLite: a word in every row, and a filter that only the oldest
+        # rows pass (the search reads the index newest first until it finds them).
+        "search_every_row_with_retired_model": "q=benchmarks&model=google-imagen4-preview",
     }
     return {name: f"/?{query}" if query else "/" for name, query in filters.items()}
 

@@ -45,8 +45,25 @@ PENDING = "pending"
 PARAMETERS = ("who", "q", "member", "model", "ratio", "status", "from", "to", "favorites")
 
 
+NULL_CHARACTER = "This has a null character in it, which no prompt or name can hold. Remove it."
+
+
+def refuse_null_character(value: Any) -> None:
+    """PostgreSQL refuses a NUL in any text it is sent: say so before asking it anything."""
+    if "\x00" in str(value):
+        raise forms.ValidationError(NULL_CHARACTER, code="null_characters_not_allowed")
+
+
 class SearchInput(forms.TextInput):
     input_type = "search"
+
+
+class MemberField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """A member, by username."""
+
+    def to_python(self, value: Any) -> Any:
+        refuse_null_character(value)
+        return super().to_python(value)
 
 
 class DayField(forms.DateField):
@@ -98,8 +115,16 @@ class ModelField(forms.ChoiceField):
 
     known: list[tuple[str, str]]  # (id, name) of the models offered, set by offer()
 
+    def to_python(self, value: Any) -> str:
+        refuse_null_character(value)
+        return str(super().to_python(value))
+
     def valid_value(self, value: Any) -> bool:
-        return super().valid_value(value) or Generation.objects.filter(model=value).exists()
+        if super().valid_value(value):
+            return True
+        field = Generation._meta.get_field("model")
+        fits = len(str(value)) <= (getattr(field, "max_length", None) or 0)
+        return fits and Generation.objects.filter(model=value).exists()
 
     def offer(self, model_ids: list[tuple[str, str]]) -> None:
         """Offer these (id, name) pairs beside "Any model", and nothing else."""
@@ -127,10 +152,11 @@ class HistoryFilter(forms.Form):
         error_messages={
             "max_length": (
                 "Search for at most %(limit_value)d characters (you typed %(show_value)d)."
-            )
+            ),
+            "null_characters_not_allowed": NULL_CHARACTER,
         },
     )
-    member = forms.ModelChoiceField(
+    member = MemberField(
         label="Member",
         required=False,
         queryset=User.objects.order_by("username"),
@@ -250,18 +276,12 @@ class History:
 
     @property
     def search_plan(self) -> search_index.Plan:
-        """How a search meets the other filters on SQLite. Alone, it reads the index newest
-        first and stops after a page, however common the word. With "in progress", it looks
-        up each such row, which are few by design (the reconciler ends any past its time
-        budget). With any other filter it reads every match once, so that a word in every row
-        and a filter matching none cost one pass over the index, not one per row."""
-        data = self.form.cleaned_data if self.valid else {}
-        others = [data.get(name) for name in PARAMETERS if name not in ("who", "q")]
-        if data.get("status") == PENDING:
-            return search_index.Plan.EACH_ROW
-        if any(others) or data.get("who") == "mine":
-            return search_index.Plan.MATCH_SET
-        return search_index.Plan.INDEX_ORDER
+        """How a search meets the other filters on SQLite: it reads the index newest first and
+        stops after a page, however common the word; with "in progress", it looks up each
+        such row instead, for they are few by design (the reconciler ends any past its time
+        budget) where the matches can be many."""
+        pending = self.valid and self.form.cleaned_data["status"] == PENDING
+        return search_index.Plan.EACH_ROW if pending else search_index.Plan.INDEX_ORDER
 
     @property
     def ordered_by_index(self) -> bool:
