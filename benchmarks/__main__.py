@@ -28,6 +28,7 @@ PARTS = {
     "cards": ("sqlite", "pg"),
     "submit": ("sqlite", "pg"),
     "history": ("sqlite", "pg"),
+    "search": ("sqlite", "pg"),
     "usage": ("sqlite", "pg"),
     "worker": ("sqlite", "pg"),
     "memory": ("sqlite",),

@@ -7,6 +7,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from generations.search_index import MatchColumn
+
 
 class Status(models.TextChoices):
     """Where a generation is. The API's own words are used where they mean the same thing."""
@@ -99,6 +101,10 @@ class Generation(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "-id"], name="generation_user_newest"),
+            # The history's filters (generations/gallery.py), newest first in each: "in
+            # progress" is a handful of rows among all; a model can be one used long ago.
+            models.Index(fields=["status", "-id"], name="generation_status_newest"),
+            models.Index(fields=["model", "-id"], name="generation_model_newest"),
             models.Index(
                 fields=["next_check_at"],
                 name="generation_unfinished_due",
@@ -294,3 +300,46 @@ class RivyaSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} at {self.fetched_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Favorite(models.Model):
+    """A member's star on a generation: at most one per member and generation (the database
+    says so), so a double click or a replayed request cannot star twice."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favorites"
+    )
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="favorites")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Also the index that "starred by me" and the card's star read (user first).
+            models.UniqueConstraint(fields=["user", "generation"], name="one_star_per_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ★ {self.generation_id}"
+
+
+class SearchEntry(models.Model):
+    """A row of SQLite's search index (``generations/search_index.py``), so that a search can
+    read the index in its own order. The table exists on SQLite only; no code reads this model
+    on another database."""
+
+    generation = models.OneToOneField(
+        Generation,
+        primary_key=True,
+        db_column="rowid",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="search_entry",
+    )
+    index = MatchColumn(db_column="generation_search")
+
+    class Meta:
+        managed = False
+        db_table = "generation_search"
+
+    def __str__(self) -> str:
+        return f"search entry of {self.generation_id}"

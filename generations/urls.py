@@ -24,4 +24,5 @@ urlpatterns = [
     path("generations/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("generations/<int:pk>/stop/", views.stop_waiting, name="stop-waiting"),
     path("generations/<int:pk>/restore/", views.restore, name="restore"),
+    path("generations/<int:pk>/favorite/", views.favorite, name="favorite"),
 ]

@@ -33,13 +33,15 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import reswap, retarget
+from django_htmx.http import push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
 from generations import (
     boards,
     catalog,
     credits,
+    favorites,
+    gallery,
     health,
     lifecycle,
     metadata,
@@ -85,19 +87,15 @@ def own_generation_or_404(request: MemberRequest, pk: int) -> Generation:
 
 
 def _history(request: MemberRequest) -> dict[str, object]:
-    mine = request.GET.get("who") == "mine"
-    rows = visible_generations()
-    if mine:
-        rows = rows.filter(user_id=request.user.pk)
+    history = gallery.find(request.GET, request.user, visible_generations())
     before = row_id(request.GET.get("before", ""))
-    if before is not None:
-        rows = rows.filter(pk__lt=before)
-    page = list(rows.order_by("-pk")[: PAGE_SIZE + 1])
+    page = history.page(before, PAGE_SIZE + 1)
     return {
         "generations": page[:PAGE_SIZE],
         "next_before": page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None,
-        "who": "mine" if mine else "everyone",
+        "who": history.who,
         "deep": before is not None,
+        **history.context(),
     }
 
 
@@ -145,11 +143,15 @@ def _new_form(data: dict[str, str] | None = None) -> GenerateForm:
 @require_GET
 def home(request: MemberRequest) -> HttpResponse:
     history = _history(request)
+    status = 400 if history["history_filter_invalid"] else 200
     if request.htmx and request.htmx.target == "history":
-        return render(request, "generations/home.html#history", history)
+        response = render(request, "generations/home.html#history", history, status=status)
+        if request.htmx.trigger == "history-filter" and status == 200:
+            push_url(response, f"{reverse('home')}?{history['history_query']}")  # no empty fields
+        return response
     reused = reuse.form_initial(request, visible_generations())  # ?reuse=<pk>: issue 11
     context = {**_form_context(_new_form(reused)), **history}
-    return render(request, "generations/home.html", context)
+    return render(request, "generations/home.html", context, status=status)
 
 
 @login_required
@@ -704,3 +706,36 @@ def restore(request: MemberRequest, pk: int) -> HttpResponse:
         return render(request, "generations/home.html#card", {"generation": generation})
     messages.success(request, RESTORED_NOTE)
     return redirect("home")
+
+
+# -- Favorites (issue 11, "Keep") -----------------------------------------------------------------
+
+
+def _back_to_page(request: MemberRequest) -> str:
+    """Where a plain (no JavaScript) form returns to: its ``next`` or the Referer, when either
+    is on this site; otherwise the studio."""
+    for url in (request.POST.get("next", ""), request.headers.get("referer", "")):
+        if url and url_has_allowed_host_and_scheme(
+            url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return url
+    return reverse("home")
+
+
+@login_required
+@require_POST
+def favorite(request: MemberRequest, pk: int) -> HttpResponse:
+    """The member's own star on any visible generation. ``star=1`` sets it and ``star=0``
+    clears it (so a double click cannot undo itself); without ``star`` it toggles."""
+    generation = get_object_or_404(visible_generations(), pk=pk)
+    wanted = request.POST.get("star")
+    if wanted not in (None, "0", "1"):
+        return HttpResponseBadRequest("Star with star=1, or clear the star with star=0.")
+    if wanted is None:
+        starred = favorites.toggle(request.user, generation)
+    else:
+        starred = favorites.set_star(request.user, generation, wanted == "1")
+    if request.htmx:
+        context = {"generation": generation, "starred": starred}
+        return render(request, "generations/_favorite_star.html", context)
+    return HttpResponseRedirect(_back_to_page(request))

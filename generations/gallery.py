@@ -1,0 +1,393 @@
+"""Finding images in the team history: the filter bar's form, and the rows and links it makes.
+
+Invariants:
+- A filter only narrows what the member may already see (the rows it is given); it never
+  widens it. Every parameter is checked before any is applied: one bad value answers 400 with
+  its message beside its field, and no row at all.
+- Every filter, search included, is answered through an index, with the same number of queries
+  on any page (keyset pagination on the row id, as the unfiltered history).
+- Search: every word must appear, case-insensitively, as a substring of the prompt or the
+  negative prompt (Thai is written without spaces, so a word is a substring, not a token).
+  Words of three characters or more are found through the trigram index
+  (``generations/search_index.py``); a shorter word cannot be, so it only narrows the rows the
+  longer words found, and a search made of short words alone is refused with a message. (An
+  index that answers two-character substrings would be a bigram index, far larger than the
+  table; reading every row instead would make one such search cost the whole table.)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib.auth.models import User
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import QueryDict
+from django.utils import timezone
+
+from generations import catalog, search_index
+from generations.models import UNFINISHED, Favorite, Generation, Status
+
+SEARCH_MAX_CHARS = 200
+SEARCH_MAX_WORDS = 8
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+# The Thai calendar counts from 543 BC: a year in this range was very likely typed in it.
+BUDDHIST_ERA_OFFSET = 543
+THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
+PENDING = "pending"
+# The order of the parameters in every link the history makes.
+PARAMETERS = ("who", "q", "member", "model", "ratio", "status", "from", "to", "favorites")
+
+
+NULL_CHARACTER = "This has a null character in it, which no prompt or name can hold. Remove it."
+
+
+def refuse_null_character(value: Any) -> None:
+    """PostgreSQL refuses a NUL in any text it is sent: say so before asking it anything."""
+    if "\x00" in str(value):
+        raise forms.ValidationError(NULL_CHARACTER, code="null_characters_not_allowed")
+
+
+class SearchInput(forms.TextInput):
+    input_type = "search"
+
+
+class MemberField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """A member, by username."""
+
+    def to_python(self, value: Any) -> Any:
+        refuse_null_character(value)
+        return super().to_python(value)
+
+
+class DayField(forms.DateField):
+    """A day written YYYY-MM-DD, in Western or Thai digits, in a year the studio could have
+    made an image in."""
+
+    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    default_error_messages = {
+        "invalid": "Enter a date as YYYY-MM-DD, for example 2025-03-31.",
+    }
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        """Shown back as YYYY-MM-DD when it is a day (a date input shows nothing else)."""
+        try:
+            return self.to_python(data) or data
+        except forms.ValidationError:
+            return data
+
+    def to_python(self, value: Any) -> date | None:
+        text = str(value or "").strip().translate(THAI_DIGITS)
+        if not text:
+            return None
+        found = ISO_DATE.fullmatch(text)
+        if not found:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        year, month, day = (int(part) for part in found.groups())
+        if FIRST_YEAR + BUDDHIST_ERA_OFFSET <= year <= LAST_YEAR + BUDDHIST_ERA_OFFSET:
+            raise forms.ValidationError(
+                "Write the year in the Western calendar: %(year)s is %(western)s.",
+                code="buddhist_era",
+                params={"year": year, "western": year - BUDDHIST_ERA_OFFSET},
+            )
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise forms.ValidationError(
+                "Enter a date between %(first)s and %(last)s.",
+                code="year",
+                params={"first": FIRST_YEAR, "last": LAST_YEAR},
+            )
+        try:
+            return date(year, month, day)
+        except ValueError:
+            raise forms.ValidationError(
+                "%(text)s is not a day of the calendar.", code="no_such_day", params={"text": text}
+            ) from None
+
+
+class ModelField(forms.ChoiceField):
+    """A model id: one the studio knows, or one still in the history (a retired model)."""
+
+    known: list[tuple[str, str]]  # (id, name) of the models offered, set by offer()
+
+    def to_python(self, value: Any) -> str:
+        refuse_null_character(value)
+        return str(super().to_python(value))
+
+    def valid_value(self, value: Any) -> bool:
+        if super().valid_value(value):
+            return True
+        field = Generation._meta.get_field("model")
+        fits = len(str(value)) <= (getattr(field, "max_length", None) or 0)
+        return fits and Generation.objects.filter(model=value).exists()
+
+    def offer(self, model_ids: list[tuple[str, str]]) -> None:
+        """Offer these (id, name) pairs beside "Any model", and nothing else."""
+        self.known = model_ids
+        self.choices = [("", "Any model"), *model_ids]
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """The Imagen 4 models the studio knows: documented, or last listed by Rivya (from the
+    cache only; a page never waits on Rivya for this)."""
+    known = {m.id: m.display_name for m in catalog.DOCUMENTED_MODELS}
+    for model in catalog.imagen_models():
+        known.setdefault(model.id, model.display_name)
+    return list(known.items())
+
+
+class HistoryFilter(forms.Form):
+    """The history's query parameters. Every one is optional; together they narrow."""
+
+    q = forms.CharField(
+        label="Search prompts",
+        required=False,
+        max_length=SEARCH_MAX_CHARS,
+        widget=SearchInput(attrs={"placeholder": "Words from the prompt, in any language"}),
+        error_messages={
+            "max_length": (
+                "Search for at most %(limit_value)d characters (you typed %(show_value)d)."
+            ),
+            "null_characters_not_allowed": NULL_CHARACTER,
+        },
+    )
+    member = MemberField(
+        label="Member",
+        required=False,
+        queryset=User.objects.order_by("username"),
+        to_field_name="username",
+        empty_label="Anyone",
+        error_messages={"invalid_choice": "No member of the team is called “%(value)s”."},
+    )
+    model = ModelField(
+        label="Model",
+        required=False,
+        error_messages={"invalid_choice": "No image was made with a model called “%(value)s”."},
+    )
+    ratio = forms.ChoiceField(
+        label="Shape",
+        required=False,
+        choices=[("", "Any shape"), *((ratio, ratio) for ratio in catalog.ASPECT_RATIOS)],
+        error_messages={"invalid_choice": "Pick one of the shapes in the list."},
+    )
+    status = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[
+            ("", "Any status"),
+            (Status.SUCCEEDED.value, "Done"),
+            (Status.FAILED.value, "Failed"),
+            (PENDING, "In progress"),
+        ],
+        error_messages={"invalid_choice": "Pick done, failed or in progress."},
+    )
+    from_ = DayField(label="From", required=False)
+    to = DayField(label="To", required=False)
+    favorites = forms.ChoiceField(
+        label="Starred by me",
+        required=False,
+        choices=[("1", "Starred by me")],
+        error_messages={"invalid_choice": "Tick the box, or leave it empty, to see everyone's."},
+    )
+    who = forms.ChoiceField(
+        required=False,
+        choices=[("everyone", "Everyone"), ("mine", "Mine")],
+        error_messages={"invalid_choice": "Show everyone's images or only yours."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "filter-%s")
+        super().__init__(*args, **kwargs)
+        model = self.fields["model"]
+        assert isinstance(model, ModelField)
+        model.offer(model_choices())
+
+    def choice_fields(self) -> list[forms.BoundField]:
+        """The fields the bar shows as selects and date inputs, in order."""
+        return [self[name] for name in ("member", "model", "ratio", "status", "from", "to")]
+
+    def clean_q(self) -> str:
+        words = " ".join(str(self.cleaned_data["q"]).split())
+        if len(words.split()) > SEARCH_MAX_WORDS:
+            raise forms.ValidationError(
+                "Search for at most %(limit)d words.", params={"limit": SEARCH_MAX_WORDS}
+            )
+        if words and all(len(w) < search_index.TRIGRAM for w in words.split()):
+            raise forms.ValidationError(
+                "Add a word of at least three letters: shorter words only narrow a search."
+            )
+        return words
+
+    def clean_model(self) -> str:
+        model = str(self.cleaned_data["model"])
+        field = self.fields["model"]
+        assert isinstance(field, ModelField)
+        if model and not any(model == known for known, _ in field.known):
+            field.offer([*field.known, (model, model)])  # a retired one: offer it too
+        return model
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("from"), data.get("to")
+        if start and end and start > end:
+            self.add_error("to", "The end date must be on or after the start date.")
+        return data
+
+
+# ``from`` is a Python keyword, so the field is declared as ``from_`` and renamed here, in place.
+HistoryFilter.base_fields = {
+    ("from" if name == "from_" else name): field
+    for name, field in HistoryFilter.base_fields.items()
+}
+
+
+def search_words(q: str) -> tuple[list[str], list[str]]:
+    """(words the trigram index can find, shorter words), each once."""
+    words = list(dict.fromkeys(q.split()))
+    long = [w for w in words if len(w) >= search_index.TRIGRAM]
+    return long, [w for w in words if len(w) < search_index.TRIGRAM]
+
+
+def day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+@dataclass(frozen=True)
+class History:
+    """The history as filtered for one member: the rows, a page of them, and its links."""
+
+    form: HistoryFilter
+    user: User
+    rows_in_view: QuerySet[Generation]
+
+    @property
+    def valid(self) -> bool:
+        return self.form.is_valid()
+
+    @property
+    def who(self) -> str:
+        mine = self.valid and self.form.cleaned_data["who"] == "mine"
+        return "mine" if mine or self.form.data.get("who") == "mine" else "everyone"
+
+    @property
+    def search_plan(self) -> search_index.Plan:
+        """How a search meets the other filters on SQLite: it reads the index newest first and
+        stops after a page, however common the word; with "in progress", it looks up each
+        such row instead, for they are few by design (the reconciler ends any past its time
+        budget) where the matches can be many."""
+        pending = self.valid and self.form.cleaned_data["status"] == PENDING
+        return search_index.Plan.EACH_ROW if pending else search_index.Plan.INDEX_ORDER
+
+    @property
+    def ordered_by_index(self) -> bool:
+        """Whether the page is read in the search index's order (row id, newest first)."""
+        long, _ = search_words(self.form.cleaned_data["q"]) if self.valid else ([], [])
+        index_order = self.search_plan is search_index.Plan.INDEX_ORDER
+        return bool(long) and index_order and connection.vendor == "sqlite"
+
+    def rows(self) -> QuerySet[Generation]:
+        """Every row the filter selects, each with ``starred`` (by this member); none at all
+        when a parameter is wrong."""
+        if not self.valid:
+            return self.rows_in_view.none()
+        data = self.form.cleaned_data
+        rows = narrowed(self.rows_in_view, data, self.user, plan=self.search_plan)
+        mine = Favorite.objects.filter(user_id=self.user.pk, generation_id=OuterRef("pk"))
+        return rows.annotate(starred=Exists(mine))
+
+    def page(self, before: int | None, size: int) -> list[Generation]:
+        """Up to ``size`` rows older than the row ``before`` (keyset), newest first: one query."""
+        return list(self.page_rows(before, size))
+
+    def page_rows(self, before: int | None, size: int) -> QuerySet[Generation]:
+        """The query of :meth:`page`, not yet run (for ``explain()``)."""
+        key = "search_entry__generation_id" if self.ordered_by_index else "pk"
+        rows = self.rows()
+        if before is not None:
+            rows = rows.filter(**{f"{key}__lt": before})
+        return rows.order_by(f"-{key}")[:size]
+
+    def query(self, **changes: str) -> str:
+        """The query string of this view of the history (no ``before``), with ``changes``:
+        what the pager, the switch and a shared link carry. Only valid values are kept."""
+        values = dict(self.form.cleaned_data) if self.valid else {}
+        values["who"] = self.who
+        values.update(changes)
+        pairs = [(name, link_value(values.get(name))) for name in PARAMETERS]
+        return urlencode([(name, value) for name, value in pairs if value])
+
+    def context(self) -> dict[str, object]:
+        """What the filter bar, the pager and the switch need (see _filter_bar.html)."""
+        filtering = self.valid and any(
+            self.form.cleaned_data.get(name) for name in PARAMETERS if name != "who"
+        )
+        return {
+            "history_filter": self.form,
+            "history_filter_invalid": not self.valid,
+            "history_query": self.query(),
+            "history_filtering": filtering,
+            "history_clear_query": urlencode({"who": self.who}),
+            "history_switch_queries": {w: self.query(who=w) for w in ("everyone", "mine")},
+        }
+
+
+def link_value(value: object) -> str:
+    if isinstance(value, User):
+        return value.get_username()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value or "")
+
+
+def narrowed(
+    rows: QuerySet[Generation], data: dict[str, Any], user: User, *, plan: search_index.Plan
+) -> QuerySet[Generation]:
+    """``rows`` narrowed by the cleaned filter ``data`` (no query is made here)."""
+    long, short = search_words(data["q"])
+    rows = rows.filter(search_index.words_match(long, connection.vendor, plan))
+    for word in short:
+        rows = rows.filter(Q(prompt__icontains=word) | Q(negative_prompt__icontains=word))
+    exact = {
+        "user_id": data["member"].pk if data["member"] else None,
+        "model": data["model"],
+        "aspect_ratio": data["ratio"],
+        "status": data["status"] if data["status"] != PENDING else None,
+    }
+    rows = rows.filter(**{field: value for field, value in exact.items() if value})
+    if data["status"] == PENDING:
+        rows = rows.filter(status__in=UNFINISHED)
+    if data["from"] or data["to"]:
+        rows = rows.filter(made_between(data["from"], data["to"]))
+    if data["favorites"]:
+        rows = rows.filter(pk__in=Favorite.objects.filter(user=user).values("generation_id"))
+    if data["who"] == "mine":
+        rows = rows.filter(user_id=user.pk)
+    return rows
+
+
+def made_between(first: date | None, last: date | None) -> Q:
+    """Rows made from the first day to the last, both whole, in the studio's time zone.
+
+    On SQLite, as the list of their ids read from the ``created_at`` index: SQLite then reads
+    the page from that list in id order, where the plain range would make it sort every row of
+    the period. PostgreSQL's planner weighs the plain range itself (and does worse with the
+    list: it walks the whole table to merge them)."""
+    period = Q()
+    if first:
+        period &= Q(created_at__gte=day_start(first))
+    if last:
+        period &= Q(created_at__lt=day_start(last + timedelta(days=1)))
+    if connection.vendor == "sqlite":
+        return Q(pk__in=Generation.objects.filter(period).values("pk"))
+    return period
+
+
+def find(params: QueryDict, user: User, rows: QuerySet[Generation]) -> History:
+    """The history for ``user`` filtered by the query ``params``, within ``rows`` (what the
+    member may see: ``views.visible_generations()``)."""
+    return History(form=HistoryFilter(params), user=user, rows_in_view=rows)

@@ -1,0 +1,240 @@
+"""The history on / with its filters: each parameter, together, through paging and htmx, and
+bad values that answer 400 with the message beside the field (never 500)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from generations.models import Favorite, Status
+from generations.views import PAGE_SIZE
+from tests.rows import generation
+
+pytestmark = pytest.mark.django_db
+
+HISTORY = {"HX-Request": "true", "HX-Target": "history"}
+FILTER_BAR = {**HISTORY, "HX-Trigger": "history-filter"}
+
+
+def shown(response) -> list[str]:
+    assert response.status_code == 200, response.content.decode()[:2000]
+    return [g.prompt for g in response.context["generations"]]
+
+
+def test_it_searches_prompts_in_english(alice, bob, alice_client):
+    generation(alice, prompt="a red bicycle against a wall")
+    generation(bob, prompt="a blue car", negative_prompt="no bicycles")
+    generation(bob, prompt="a harbour")
+    response = alice_client.get("/?q=Bicycle")
+    assert shown(response) == ["a blue car", "a red bicycle against a wall"]
+
+
+def test_it_searches_prompts_in_thai(alice, alice_client):
+    generation(alice, prompt="ตลาดน้ำยามเช้า ภาพสีน้ำมัน")
+    generation(alice, prompt="ช้างเดินในป่าฝน")
+    assert shown(alice_client.get("/?q=ยามเช้า")) == ["ตลาดน้ำยามเช้า ภาพสีน้ำมัน"]
+
+
+def test_it_filters_by_member(alice, bob, alice_client):
+    generation(alice, prompt="alice's")
+    generation(bob, prompt="bob's")
+    assert shown(alice_client.get("/?member=bob")) == ["bob's"]
+
+
+def test_it_filters_by_model(alice, alice_client):
+    generation(alice, prompt="fast", model="google-imagen4-fast")
+    generation(alice, prompt="standard")
+    assert shown(alice_client.get("/?model=google-imagen4-fast")) == ["fast"]
+
+
+def test_it_filters_by_ratio(alice, alice_client):
+    generation(alice, prompt="tall", aspect_ratio="9:16")
+    generation(alice, prompt="square")
+    assert shown(alice_client.get("/?ratio=9:16")) == ["tall"]
+
+
+def test_it_filters_by_status(alice, alice_client):
+    generation(alice, Status.PROCESSING, prompt="making")
+    generation(alice, Status.FAILED, prompt="failed")
+    generation(alice, prompt="done")
+    assert shown(alice_client.get("/?status=succeeded")) == ["done"]
+    assert shown(alice_client.get("/?status=failed")) == ["failed"]
+    assert shown(alice_client.get("/?status=pending")) == ["making"]
+
+
+def test_it_filters_by_dates(alice, alice_client):
+    today = timezone.localdate()
+    generation(alice, prompt="last week", created_at=timezone.now() - timedelta(days=7))
+    generation(alice, prompt="today")
+    week_ago = (today - timedelta(days=7)).isoformat()
+    assert shown(alice_client.get(f"/?from={today}")) == ["today"]
+    assert shown(alice_client.get(f"/?to={week_ago}")) == ["last week"]
+    assert shown(alice_client.get(f"/?from={week_ago}&to={today}")) == ["today", "last week"]
+
+
+def test_it_filters_by_my_stars(alice, bob, alice_client):
+    mine = generation(bob, prompt="starred by me")
+    generation(bob, prompt="not starred")
+    Favorite.objects.create(user=alice, generation=mine)
+    assert shown(alice_client.get("/?favorites=1")) == ["starred by me"]
+
+
+def test_it_still_shows_only_mine(alice, bob, alice_client):
+    generation(alice, prompt="alice's")
+    generation(bob, prompt="bob's")
+    response = alice_client.get("/?who=mine")
+    assert shown(response) == ["alice's"]
+    assert "My images" in response.content.decode()
+
+
+def test_it_combines_the_filters(alice, bob, alice_client):
+    today = timezone.localdate().isoformat()
+    wanted = generation(bob, prompt="แมว on a red sofa", aspect_ratio="3:4")
+    generation(bob, prompt="แมว on a red sofa")
+    generation(bob, Status.FAILED, prompt="แมว on a red sofa", aspect_ratio="3:4")
+    generation(alice, prompt="แมว on a red sofa", aspect_ratio="3:4")
+    Favorite.objects.create(user=alice, generation=wanted)
+    query = (
+        f"q=sofa+แมว&member=bob&model=google-imagen4&ratio=3:4&status=succeeded"
+        f"&from={today}&to={today}&favorites=1"
+    )
+    assert [g.pk for g in alice_client.get(f"/?{query}").context["generations"]] == [wanted.pk]
+
+
+def test_it_shows_the_values_back_in_the_filter_bar(alice, bob, alice_client):
+    body = alice_client.get("/?q=red+bike&member=bob&ratio=9:16&favorites=1").content.decode()
+    assert 'id="history-filter"' in body
+    assert 'value="red bike"' in body
+    assert '<option value="bob" selected>bob</option>' in body
+    assert '<option value="9:16" selected>' in body
+    assert 'name="favorites" value="1" id="filter-favorites" checked' in body
+    assert "Clear filters" in body
+
+
+def test_it_shows_a_thai_digit_date_back_as_yyyy_mm_dd(alice_client):
+    body = alice_client.get("/?from=๒๐๒๕-๐๓-๐๑").content.decode()
+    assert 'value="2025-03-01"' in body
+
+
+def test_it_offers_no_clear_link_without_filters(alice_client):
+    assert "Clear filters" not in alice_client.get("/").content.decode()
+
+
+def test_it_keeps_the_filters_through_keyset_pages(alice, bob, alice_client):
+    rows = [generation(alice, Status.FAILED, prompt=f"tram number {i}") for i in range(30)]
+    generation(bob, Status.FAILED, prompt="tram by bob")
+    first = alice_client.get("/?q=tram&member=alice")
+    last_shown = rows[30 - PAGE_SIZE].pk
+    older = f"?who=everyone&amp;q=tram&amp;member=alice&amp;before={last_shown}"
+    assert f'href="{older}"' in first.content.decode()
+
+    second = alice_client.get(f"/?who=everyone&q=tram&member=alice&before={last_shown}")
+    assert shown(second) == [f"tram number {i}" for i in range(30 - PAGE_SIZE - 1, -1, -1)]
+    assert 'href="?who=everyone&amp;q=tram&amp;member=alice" hx-get=' in second.content.decode()
+    assert ">Older<" not in second.content.decode()
+
+
+def test_it_answers_the_filter_bar_with_the_history_and_a_clean_url(alice, alice_client):
+    generation(alice, prompt="a red tram")
+    response = alice_client.get(
+        "/?who=everyone&q=tram&member=&model=&ratio=&status=&from=&to=", headers=FILTER_BAR
+    )
+    assert shown(response) == ["a red tram"]
+    assert response.content.decode().lstrip().startswith('<section id="history"')
+    assert response.headers["HX-Push-Url"] == "/?who=everyone&q=tram"
+
+
+def test_it_leaves_the_url_of_a_pager_link_alone(alice, alice_client):
+    response = alice_client.get("/?who=mine&before=5", headers=HISTORY)
+    assert "HX-Push-Url" not in response.headers
+
+
+def test_it_costs_the_same_queries_on_every_page(alice, alice_client):
+    rows = [generation(alice, Status.FAILED, prompt=f"tram {i}") for i in range(60)]
+    query = "q=tram+ra&member=alice&model=google-imagen4&ratio=1:1&status=failed&favorites=1"
+    for row in rows:
+        Favorite.objects.create(user=alice, generation=row)
+    counts = []
+    alice_client.get(f"/?{query}", headers=HISTORY)  # warm: what workers kept of Rivya is read
+    for before in ("", f"&before={rows[40].pk}", f"&before={rows[10].pk}"):
+        with CaptureQueriesContext(connection) as ctx:
+            assert alice_client.get(f"/?{query}{before}", headers=HISTORY).status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert len(set(counts)) == 1, counts
+
+
+# -- Bad values: 400 with the message beside the field ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("q=" + "a" * 201, "q", "Search for at most 200 characters (you typed 201)."),
+        ("q=a+b+c+d+e+f+g+h+i+j+k", "q", "Search for at most 8 words."),
+        ("q=ab", "q", "Add a word of at least three letters"),
+        ("member=mallory", "member", "No member of the team is called “mallory”."),
+        ("model=dall-e", "model", "No image was made with a model called “dall-e”."),
+        ("ratio=2:1", "ratio", "Pick one of the shapes in the list."),
+        ("status=done", "status", "Pick done, failed or in progress."),
+        ("from=31/03/2025", "from", "Enter a date as YYYY-MM-DD, for example 2025-03-31."),
+        ("to=2025-02-30", "to", "2025-02-30 is not a day of the calendar."),
+        ("from=1970-01-01", "from", "Enter a date between 2000 and 2100."),
+        ("from=2568-01-01", "from", "Write the year in the Western calendar: 2568 is 2025."),
+        ("from=2025-03-02&to=2025-03-01", "to", "The end date must be on or after the start date."),
+        ("favorites=yes", "favorites", "Tick the box, or leave it empty"),
+        ("who=all", "who", "Show everyone&#x27;s images or only yours."),
+    ],
+)
+def test_it_answers_400_with_the_message_beside_the_field(
+    alice, alice_client, query, field, message
+):
+    generation(alice, prompt="must not be shown")
+    response = alice_client.get(f"/?{query}")
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert f'<p class="field-error" id="filter-{field}_error">{message}' in body
+    assert "must not be shown" not in body
+    assert 'id="generate-form"' in body  # the page itself still works
+
+
+def test_it_points_the_wrong_field_at_its_message(alice_client):
+    body = alice_client.get("/?status=nope").content.decode()
+    assert 'aria-invalid="true" aria-describedby="filter-status_error"' in body
+
+
+def test_it_answers_an_htmx_request_with_the_bar_and_its_messages(alice_client):
+    response = alice_client.get("/?q=x&ratio=7:5", headers=FILTER_BAR)
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert body.lstrip().startswith('<section id="history"')
+    assert 'id="filter-q_error"' in body
+    assert 'id="filter-ratio_error"' in body
+    assert "HX-Push-Url" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "q=%00",
+        "q=red%00bike",
+        "member=%00",
+        "model=%00",
+        "from=%00",
+        "q=%FF%FE",
+        "from=2025-13-01",
+        "from=0000-00-00",
+        "to=99999-01-01",
+        "from=%E0%B9%92%E0%B9%95",
+        "q=" + "%22" * 50,
+        "q=NEAR(a+b)+OR+%22",
+        "member=" + "x" * 1000,
+        "status=pending&status=failed",
+        "favorites=1&favorites=0",
+    ],
+)
+def test_it_never_answers_500(alice_client, query):
+    assert alice_client.get(f"/?{query}").status_code in (200, 400)
