@@ -7,11 +7,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from generations import lifecycle, tasks
 from generations.models import Generation, LedgerEntry, MemberBudget, Status
@@ -122,6 +123,18 @@ def test_it_waits_as_long_as_rate_limited_asks_and_says_it_is_waiting(
     assert generation.status == Status.SUCCEEDED
 
 
+def run_steps(generation_id: int, count: int) -> list[float]:
+    """Drive ``count`` submits as the tasks would, skipping the waits; the delays asked for."""
+    delays = []
+    for _ in range(count):
+        step = lifecycle.submit(generation_id)
+        assert step is not None
+        assert step.step == "submit"
+        delays.append(step.delay)
+        let_lease_run_out(generation_id)
+    return delays
+
+
 @pytest.mark.fault(4)
 @pytest.mark.django_db
 @pytest.mark.parametrize("kind", ["server_error", "timeout"])
@@ -133,22 +146,40 @@ def test_it_backs_off_with_jitter_then_fails_clearly_and_releases_once(kind, sim
         sim.faults.timeout(-1, seconds=1, on="create")
     generation = new_generation(alice)
 
-    delays = run_to_the_end(generation.pk)
-
-    attempts = settings.SUBMIT_MAX_ATTEMPTS
-    assert sim.state.create_requests == attempts
-    assert len(delays) == attempts - 1
+    # Rivya down is not a reason to give up: past the attempt limit it keeps waiting for Rivya.
+    tries = settings.SUBMIT_MAX_ATTEMPTS + 2
+    delays = run_steps(generation.pk, tries)
+    assert sim.state.create_requests == tries
     for attempt, delay in enumerate(delays, start=1):
         ceiling = min(60, 2 ** max(1, attempt))
         assert ceiling / 2 <= delay <= ceiling  # growing, with jitter
     assert len(set(delays)) == len(delays)
     generation.refresh_from_db()
+    assert generation.status == Status.QUEUED
+    # The time budget ends it, with a clear message, releasing once.
+    budget = timedelta(seconds=settings.GENERATION_TIME_BUDGET_SECONDS + 1)
+    Generation.objects.filter(pk=generation.pk).update(created_at=timezone.now() - budget)
+    assert run_to_the_end(generation.pk) == []
+    generation.refresh_from_db()
     assert generation.status == Status.FAILED
-    assert "so we stopped trying" in generation.error_message
+    assert "so we stopped waiting" in generation.error_message
     assert ledger_entries_of(generation) == RESERVED_AND_RELEASED
     lifecycle.fail_unexpectedly(generation.pk)  # a late second attempt to fail changes nothing
     assert ledger_entries_of(generation) == RESERVED_AND_RELEASED
     assert sim.state.creates_total == 0
+
+
+@pytest.mark.fault(4)
+@pytest.mark.django_db
+def test_it_stops_after_its_attempts_when_rivya_answers_what_we_cannot_read(sim, alice, settings):
+    sim.faults.odd_answer(-1, status=200, body="<html>not json</html>", on="create")
+    generation = new_generation(alice)
+    delays = run_to_the_end(generation.pk)
+    assert len(delays) == settings.SUBMIT_MAX_ATTEMPTS - 1
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert "so we stopped trying" in generation.error_message
+    assert ledger_entries_of(generation) == RESERVED_AND_RELEASED
 
 
 def budget_used(user) -> int:
