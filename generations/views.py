@@ -212,7 +212,9 @@ def cards(request: MemberRequest) -> HttpResponse:
 def detail(request: MemberRequest, pk: int) -> HttpResponse:
     generation = get_object_or_404(visible_generations(), pk=pk)
     images = list(generation.images.all()) if generation.status == Status.SUCCEEDED else []
-    return render(request, "generations/detail.html", {"generation": generation, "images": images})
+    starred = generation.favorites.filter(user_id=request.user.pk).exists()
+    context = {"generation": generation, "images": images, "starred": starred}
+    return render(request, "generations/detail.html", context)
 
 
 @login_required

@@ -174,7 +174,7 @@ def test_it_deletes_my_card_in_place_after_asking(alice, live_server, new_page):
     expect(page.locator(f"#gen-{row.pk}")).to_contain_text("Deleted")  # with Undo, for 10 s
     page.clock.fast_forward(10_000)
     expect(page.locator(f"#gen-{row.pk}")).to_have_count(0)
-    assert questions == ["Delete this image for everyone? This cannot be undone."]
+    assert questions == ["Delete this image for everyone? You can undo it for ten seconds."]
     assert page.evaluate("window.marker") == 1
     wait_for(lambda: Generation.objects.get(pk=row.pk).deleted_at, timeout=2)
     expect(page.locator("#history-list .empty")).to_be_visible()
