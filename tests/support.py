@@ -112,6 +112,25 @@ def let_lease_run_out(generation_id: int) -> None:
     Generation.objects.filter(pk=generation_id).update(next_check_at=past, lease_until=past)
 
 
+def submit_steps(generation_id: int, count: int) -> list[float]:
+    """Drive ``count`` submits that Rivya refuses, as the tasks would, skipping the waits; the
+    delays each asked for. Each must ask to be sent again."""
+    delays = []
+    for _ in range(count):
+        step = lifecycle.submit(generation_id)
+        assert step is not None
+        assert step.step == "submit"
+        delays.append(step.delay)
+        let_lease_run_out(generation_id)
+    return delays
+
+
+def past_time_budget(generation_id: int) -> None:
+    """Move the row's creation back past ``GENERATION_TIME_BUDGET_SECONDS``."""
+    budget = timedelta(seconds=settings.GENERATION_TIME_BUDGET_SECONDS + 1)
+    Generation.objects.filter(pk=generation_id).update(created_at=timezone.now() - budget)
+
+
 def run_until_finished(
     generation: Generation | int,
     timeout: float = 15.0,

@@ -19,7 +19,9 @@ from tests.support import (
     ledger_entries_of,
     make_due,
     new_generation,
+    past_time_budget,
     run_until_finished,
+    submit_steps,
 )
 
 pytestmark = pytest.mark.django_db
@@ -112,25 +114,22 @@ def test_it_retries_a_burst_of_server_errors_with_the_same_key(sim, alice):
 def test_its_backoff_grows_with_jitter(sim, alice, settings):
     settings.SUBMIT_MAX_ATTEMPTS = 5
     sim.faults.server_error(count=-1, status=500, on="create")
-    steps: list[lifecycle.Next] = []
-    run_until_finished(new_generation(alice), steps=steps)
-    delays = [s.delay for s in steps]
-    assert len(delays) == 4  # the fifth failure ends it
+    delays = submit_steps(new_generation(alice).pk, 6)
     for attempt, delay in enumerate(delays, start=1):
         ceiling = min(60, 2 ** max(1, attempt))
         assert ceiling / 2 <= delay <= ceiling
 
 
-def test_it_fails_clearly_when_server_errors_persist(sim, alice, settings):
+def test_it_waits_for_rivya_then_fails_clearly_when_server_errors_persist(sim, alice, settings):
     settings.SUBMIT_MAX_ATTEMPTS = 3
     sim.faults.server_error(count=-1, status=503, on="create")
-    generation = run_until_finished(new_generation(alice))
-    assert sim.state.create_requests == 3
-    assert generation.error_code == "internal_error"
-    assert generation.error_message == (
-        "Rivya kept answering with server errors, so we stopped trying. Its credits were "
-        "returned; try again in a few minutes."
-    )
+    generation = new_generation(alice)
+    submit_steps(generation.pk, 5)  # past the attempts: Rivya down is no reason to give up
+    assert sim.state.create_requests == 5
+    past_time_budget(generation.pk)
+    generation = run_until_finished(generation)
+    assert generation.error_code == "timed_out"
+    assert "so we stopped waiting" in generation.error_message
     assert_released_once(sim, generation)
 
 
@@ -143,14 +142,17 @@ def test_it_retries_a_create_that_timed_out(sim, alice, settings):
     assert_charged_once(sim, generation)
 
 
-def test_it_fails_clearly_when_timeouts_persist(sim, alice, settings):
+def test_it_waits_for_rivya_then_fails_clearly_when_timeouts_persist(sim, alice, settings):
     settings.RIVYA_READ_TIMEOUT = 0.2
     settings.SUBMIT_MAX_ATTEMPTS = 2
     rivya.reset_client()
     sim.faults.timeout(count=-1, seconds=0.5, on="create")
-    generation = run_until_finished(new_generation(alice))
-    assert generation.error_code == "timeout"
-    assert "kept taking too long to answer" in generation.error_message
+    generation = new_generation(alice)
+    submit_steps(generation.pk, 3)
+    past_time_budget(generation.pk)
+    generation = run_until_finished(generation)
+    assert generation.error_code == "timed_out"
+    assert "so we stopped waiting" in generation.error_message
     assert_released_once(sim, generation)
 
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from django.db import connection
 from django.test import Client
-from django.utils import timezone
 
 from generations import lifecycle, tasks
 from generations.models import Generation, LedgerEntry, MemberBudget, Status
@@ -25,7 +24,9 @@ from tests.support import (
     ledger_entries_of,
     let_lease_run_out,
     new_generation,
+    past_time_budget,
     remote_tasks_for,
+    submit_steps,
     wait_for,
 )
 
@@ -123,18 +124,6 @@ def test_it_waits_as_long_as_rate_limited_asks_and_says_it_is_waiting(
     assert generation.status == Status.SUCCEEDED
 
 
-def run_steps(generation_id: int, count: int) -> list[float]:
-    """Drive ``count`` submits as the tasks would, skipping the waits; the delays asked for."""
-    delays = []
-    for _ in range(count):
-        step = lifecycle.submit(generation_id)
-        assert step is not None
-        assert step.step == "submit"
-        delays.append(step.delay)
-        let_lease_run_out(generation_id)
-    return delays
-
-
 @pytest.mark.fault(4)
 @pytest.mark.django_db
 @pytest.mark.parametrize("kind", ["server_error", "timeout"])
@@ -148,7 +137,7 @@ def test_it_backs_off_with_jitter_then_fails_clearly_and_releases_once(kind, sim
 
     # Rivya down is not a reason to give up: past the attempt limit it keeps waiting for Rivya.
     tries = settings.SUBMIT_MAX_ATTEMPTS + 2
-    delays = run_steps(generation.pk, tries)
+    delays = submit_steps(generation.pk, tries)
     assert sim.state.create_requests == tries
     for attempt, delay in enumerate(delays, start=1):
         ceiling = min(60, 2 ** max(1, attempt))
@@ -157,8 +146,7 @@ def test_it_backs_off_with_jitter_then_fails_clearly_and_releases_once(kind, sim
     generation.refresh_from_db()
     assert generation.status == Status.QUEUED
     # The time budget ends it, with a clear message, releasing once.
-    budget = timedelta(seconds=settings.GENERATION_TIME_BUDGET_SECONDS + 1)
-    Generation.objects.filter(pk=generation.pk).update(created_at=timezone.now() - budget)
+    past_time_budget(generation.pk)
     assert run_to_the_end(generation.pk) == []
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
