@@ -4,6 +4,7 @@ import io
 import logging
 import posixpath
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import IO
 from urllib.parse import quote
@@ -12,7 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import QuerySet
@@ -79,6 +80,17 @@ def row_id(text: str) -> int | None:
     if text.isascii() and text.isdigit() and len(text) <= 18:
         return int(text)
     return None
+
+
+def return_url(request: HttpRequest, fallback: str, *candidates: str) -> str:
+    """The first of ``candidates`` that is on this site (never an open redirect), else
+    ``fallback``: where a form without JavaScript goes back to."""
+    for url in candidates:
+        if url and url_has_allowed_host_and_scheme(
+            url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return url
+    return fallback
 
 
 def own_generation_or_404(request: MemberRequest, pk: int) -> Generation:
@@ -324,7 +336,7 @@ def download(request: MemberRequest, pk: int) -> HttpResponseBase:
     """
     number = _image_number(request)
     if number is None:
-        return HttpResponseBadRequest(DOWNLOAD_BAD_NUMBER, content_type="text/plain; charset=utf-8")
+        return _refuse(400, DOWNLOAD_BAD_NUMBER)
     generation = get_object_or_404(visible_generations(), pk=pk, status=Status.SUCCEEDED)
     image = generation.images.order_by("position")[number - 1 : number].first()
     name = image.image.name if image is not None else None
@@ -379,14 +391,8 @@ def _posted_generation(request: MemberRequest) -> Generation | None:
 
 
 def _back(request: MemberRequest, board: Board) -> str:
-    """Where a form without JavaScript returns to: its ``next`` if it is on this site, else the
-    board."""
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("board", args=[board.pk])
+    """Where a form without JavaScript returns to: its ``next``, else the board."""
+    return return_url(request, reverse("board", args=[board.pk]), request.POST.get("next", ""))
 
 
 def _menu_answer(
@@ -568,14 +574,8 @@ def deleted_own_generation_or_404(request: MemberRequest, pk: int) -> Generation
 
 
 def _return_to(request: MemberRequest) -> str:
-    """Where a form without JavaScript returns to: its ``next`` if it is on this site, else the
-    studio."""
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("home")
+    """Where a form without JavaScript returns to: its ``next``, else the studio."""
+    return return_url(request, reverse("home"), request.POST.get("next", ""))
 
 
 def _not_done(request: MemberRequest, status: int, message: str) -> HttpResponse:
@@ -594,6 +594,20 @@ def _card_or_back(request: MemberRequest, generation: Generation, note: str) -> 
         return render(request, "generations/home.html#card", {"generation": fresh})
     messages.success(request, note)
     return HttpResponseRedirect(_return_to(request))
+
+
+def _end_early(
+    request: MemberRequest,
+    generation: Generation,
+    end: Callable[[int, AbstractBaseUser], None],
+    note: str,
+) -> HttpResponse:
+    """Cancel or stop waiting (``end``): the card as it is now, or 409 saying why not."""
+    try:
+        end(generation.pk, request.user)
+    except lifecycle.CannotEnd as exc:
+        return _not_done(request, 409, exc.message)
+    return _card_or_back(request, generation, note)
 
 
 def _retry_model(original: Generation) -> ModelInfo | str:
@@ -672,11 +686,7 @@ def cancel(request: MemberRequest, pk: int) -> HttpResponse:
     """Cancel the member's own generation that was not sent to Rivya yet: its credits come back.
     Once sent it cannot be cancelled (409, saying to stop waiting instead)."""
     generation = own_generation_or_404(request, pk)
-    try:
-        lifecycle.cancel(generation.pk, request.user)
-    except lifecycle.CannotEnd as exc:
-        return _not_done(request, 409, exc.message)
-    return _card_or_back(request, generation, CANCELLED_NOTE)
+    return _end_early(request, generation, lifecycle.cancel, CANCELLED_NOTE)
 
 
 @login_required
@@ -686,11 +696,7 @@ def stop_waiting(request: MemberRequest, pk: int) -> HttpResponse:
     its credits come back; a late result from Rivya still appears, and is then the one charge.
     Not sent yet, finished, or in a worker's hands this moment: 409 saying what to do."""
     generation = own_generation_or_404(request, pk)
-    try:
-        lifecycle.stop_waiting(generation.pk, request.user)
-    except lifecycle.CannotEnd as exc:
-        return _not_done(request, 409, exc.message)
-    return _card_or_back(request, generation, STOPPED_NOTE)
+    return _end_early(request, generation, lifecycle.stop_waiting, STOPPED_NOTE)
 
 
 @login_required
@@ -714,14 +720,10 @@ def restore(request: MemberRequest, pk: int) -> HttpResponse:
 
 
 def _back_to_page(request: MemberRequest) -> str:
-    """Where a plain (no JavaScript) form returns to: its ``next`` or the Referer, when either
-    is on this site; otherwise the studio."""
-    for url in (request.POST.get("next", ""), request.headers.get("referer", "")):
-        if url and url_has_allowed_host_and_scheme(
-            url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            return url
-    return reverse("home")
+    """Where a plain (no JavaScript) form returns to: its ``next`` or the Referer, else the
+    studio."""
+    candidates = (request.POST.get("next", ""), request.headers.get("referer", ""))
+    return return_url(request, reverse("home"), *candidates)
 
 
 @login_required
