@@ -27,6 +27,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Lower
 from zipstream import ZIP_STORED, ZipStream  # type: ignore[import-untyped]
 
+from generations import metadata
 from generations.models import Board, BoardItem, Generation, GenerationImage, Status
 
 logger = logging.getLogger(__name__)
@@ -228,19 +229,10 @@ def recent_to_add(board: Board) -> list[Generation]:
 
 
 def file_stem(text: str) -> str:
-    """A file name (without extension) from a prompt: the letters, marks and digits of any script
-    kept (Thai keeps its vowel signs, which Django's ``slugify`` drops), everything else a
-    hyphen, at most 60 characters, never empty and never a name Windows refuses."""
-    text = unicodedata.normalize("NFC", text).lower()
-    kept = "".join(c if unicodedata.category(c)[0] in "LMN" else " " for c in text)
-    stem = "-".join(kept.split())
-    if len(stem) > FILE_STEM_MAX:
-        cut = stem.rfind("-", 0, FILE_STEM_MAX + 1)
-        if cut < FILE_STEM_MAX // 2:  # one long word (Thai has no spaces): cut inside it,
-            cut = FILE_STEM_MAX  # but never between a letter and its marks
-            while cut > 0 and unicodedata.category(stem[cut])[0] == "M":
-                cut -= 1
-        stem = stem[:cut].strip("-")
+    """A file name (without extension) from a prompt, as a download is named
+    (:func:`metadata.slug`: Thai keeps its vowel signs), never empty and never a name Windows
+    refuses."""
+    stem = metadata.slug(unicodedata.normalize("NFC", text), FILE_STEM_MAX)
     if stem in WINDOWS_RESERVED:
         stem += "-image"
     return stem or "image"

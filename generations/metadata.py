@@ -448,7 +448,7 @@ def cut_text(text: str, limit: int) -> str:
     return text[:at].rstrip() + "…"
 
 
-def _slug(text: str, limit: int) -> str:
+def slug(text: str, limit: int) -> str:
     """Letters, marks and digits of ``text`` in lower case, every other run made one hyphen,
     at most ``limit`` characters: cut at a hyphen when one is near the end, never in the middle
     of a letter and its marks."""
@@ -468,7 +468,7 @@ def download_names(prompt: str, number: int, extension: str, fallback: str) -> t
     clients that cannot read the other: ``a-quiet-harbour-2.png``, ``fallback`` when no letter
     or digit is left (a Thai prompt has none in ASCII)."""
     suffix = (f"-{number}" if number > 1 else "") + extension
-    name = _slug(unicodedata.normalize("NFC", prompt), NAME_MAX) or fallback
+    name = slug(unicodedata.normalize("NFC", prompt), NAME_MAX) or fallback
     ascii_text = unicodedata.normalize("NFKD", prompt).encode("ascii", "ignore").decode()
-    ascii_name = _slug(ascii_text, NAME_MAX) or fallback
+    ascii_name = slug(ascii_text, NAME_MAX) or fallback
     return name + suffix, ascii_name + suffix
