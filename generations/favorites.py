@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, QuerySet
 
 from generations.models import Favorite, Generation
 
@@ -34,3 +35,9 @@ def toggle(user: User, generation: Generation) -> bool:
 
 def is_starred(user: User, generation: Generation) -> bool:
     return Favorite.objects.filter(user_id=user.pk, generation_id=generation.pk).exists()
+
+
+def with_stars(rows: QuerySet[Generation], user: User) -> QuerySet[Generation]:
+    """``rows``, each with ``starred`` (by ``user``), in the same query: what a card shows."""
+    mine = Favorite.objects.filter(user_id=user.pk, generation_id=OuterRef("pk"))
+    return rows.annotate(starred=Exists(mine))

@@ -26,11 +26,11 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
-from generations import catalog, search_index
+from generations import catalog, favorites, search_index
 from generations.models import UNFINISHED, Favorite, Generation, Status
 
 SEARCH_MAX_CHARS = 200
@@ -297,8 +297,7 @@ class History:
             return self.rows_in_view.none()
         data = self.form.cleaned_data
         rows = narrowed(self.rows_in_view, data, self.user, plan=self.search_plan)
-        mine = Favorite.objects.filter(user_id=self.user.pk, generation_id=OuterRef("pk"))
-        return rows.annotate(starred=Exists(mine))
+        return favorites.with_stars(rows, self.user)
 
     def page(self, before: int | None, size: int) -> list[Generation]:
         """Up to ``size`` rows older than the row ``before`` (keyset), newest first: one query."""

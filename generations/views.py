@@ -215,7 +215,8 @@ def cards(request: MemberRequest) -> HttpResponse:
     """Every requested card in one response (out-of-band swaps), from one query, and the Rivya
     banner (out of band too), so it comes and goes by itself while a page waits."""
     ids = [pk for i in request.GET.getlist("id")[:MAX_REFRESH_IDS] if (pk := row_id(i))]
-    generations = list(visible_generations().filter(pk__in=ids).order_by("-pk"))
+    rows = favorites.with_stars(visible_generations().filter(pk__in=ids), request.user)
+    generations = list(rows.order_by("-pk"))
     return render(request, "generations/home.html#card-updates", {"generations": generations})
 
 
@@ -224,7 +225,7 @@ def cards(request: MemberRequest) -> HttpResponse:
 def detail(request: MemberRequest, pk: int) -> HttpResponse:
     generation = get_object_or_404(visible_generations(), pk=pk)
     images = list(generation.images.all()) if generation.status == Status.SUCCEEDED else []
-    starred = generation.favorites.filter(user_id=request.user.pk).exists()
+    starred = favorites.is_starred(request.user, generation)
     context = {"generation": generation, "images": images, "starred": starred}
     return render(request, "generations/detail.html", context)
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from generations.models import Status
+from generations.models import Favorite, Status
 from generations.rivya import get_client
 from tests.rows import generation
 from tests.support import rivya_failing_since
@@ -133,3 +133,10 @@ def test_it_carries_the_banner_without_any_card(alice, alice_client):
     body = alice_client.get("/generations/cards/").content.decode()
     assert card_ids(body) == []
     assert "has not been working since" in banner(body)
+
+
+def test_it_keeps_the_members_own_star_on_a_refreshed_card(alice, bob, alice_client):
+    row = generation(bob, Status.PROCESSING)
+    Favorite.objects.create(user=alice, generation=row)
+    body = alice_client.get(query(row.pk)).content.decode()
+    assert 'aria-pressed="true"' in body
