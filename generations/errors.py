@@ -27,6 +27,10 @@ class ErrorPolicy:
     # Only an admin can fix it (the key, its scope, the account's credits): logged as an error
     # and listed on the usage page.
     needs_admin: bool = False
+    # Rivya is down (no answer, or a server error): a new generation waits for it, bounded by
+    # the time budget rather than by attempts, so work submitted during an outage is sent once
+    # Rivya is back.
+    rivya_down: bool = False
 
 
 NOT_SET_UP = "The studio is not set up to reach Rivya. Please tell an admin; nothing was charged."
@@ -107,18 +111,21 @@ ERROR_POLICIES: dict[str, ErrorPolicy] = {
     ),
     "server_error": ErrorPolicy(
         retry=True,
+        rivya_down=True,
         member_message="Rivya kept answering with server errors, so we stopped trying. Its "
         "credits were returned; try again in a few minutes.",
         admin_message="Rivya answered with a server error ({message}).",
     ),
     "timeout": ErrorPolicy(
         retry=True,
+        rivya_down=True,
         member_message="Rivya kept taking too long to answer, so we stopped trying. Its credits "
         "were returned; try again in a few minutes.",
         admin_message="Rivya did not answer in time ({message}).",
     ),
     "connection_error": ErrorPolicy(
         retry=True,
+        rivya_down=True,
         member_message="We could not reach Rivya, so we stopped trying. Its credits were "
         "returned; try again in a few minutes.",
         admin_message="Could not connect to Rivya ({message}). Check RIVYA_BASE_URL and the "

@@ -380,19 +380,15 @@ def _accepted(generation: Generation, task: RemoteTask) -> Next | None:
     return Next("poll", delay) if moved else None
 
 
-RIVYA_DOWN = frozenset({"timeout", "connection_error", "server_error"})
-
-
 def _submit_refused(generation: Generation, exc: RivyaError) -> Next | None:
     _log_refusal("Create", generation, exc)
     if exc.code == "validation_failed":
         exc = _model_gone(generation) or exc
     waiting = exc.policy.waiting
-    # Rivya down (no answer, or a 5xx) is not this generation's fault: it waits for Rivya,
-    # bounded by the time budget rather than by attempts, so work submitted during an outage is
-    # sent once Rivya is back (issue 9). Attempts still grow the backoff.
+    # Rivya down is not this generation's fault: it waits (errors.py, ``rivya_down``) until
+    # the time budget ends it. Attempts still grow the backoff.
     attempts_left = (
-        exc.kind in RIVYA_DOWN or generation.submit_attempts < settings.SUBMIT_MAX_ATTEMPTS
+        exc.policy.rivya_down or generation.submit_attempts < settings.SUBMIT_MAX_ATTEMPTS
     )
     if not exc.retryable or not (waiting or attempts_left):
         fail_with(generation, exc)
