@@ -214,11 +214,15 @@ class Workers:
     started: list[WorkerProcess] = field(default_factory=list)
 
     def start(self, *, beat: bool = False, concurrency: int = 4, **env: str) -> WorkerProcess:
+        """The node name carries this test process's queue: on RabbitMQ a node's control queue
+        (``<name>.celery.pidbox``) is exclusive, so two pytest-xdist processes each starting
+        ``fault1@host`` at once would lock each other out."""
         number = len(self.started) + 1
+        queue = str(celery_app.conf.task_default_queue)
         argv = [
             sys.executable, "-m", "celery", "-A", "imagen_site", "worker",
             "--pool", "threads", "--concurrency", str(concurrency),
-            "-Q", str(celery_app.conf.task_default_queue), "-n", f"fault{number}@%h",
+            "-Q", queue, "-n", f"fault{number}-{queue}@%h",
             "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "INFO",
         ]  # fmt: skip
         if beat:

@@ -222,9 +222,11 @@ class HeldLock:
             self.sqlite = sqlite3.connect(connection.settings_dict["NAME"], timeout=10)
             self.sqlite.execute("BEGIN EXCLUSIVE")
             return
+        # With a timeout, pg_terminate_backend waits until each backend is gone (without one
+        # it only signals, and a write made in the next milliseconds could still get through).
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
 
