@@ -2,6 +2,8 @@ from django.urls import path
 
 from generations import views
 
+app_name = "generations"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("generations/", views.create, name="create"),

@@ -23,7 +23,6 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
-    HttpResponseRedirect,
     StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
@@ -159,7 +158,8 @@ def home(request: MemberRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "history":
         response = render(request, "generations/home.html#history", history, status=status)
         if request.htmx.trigger == "history-filter" and status == 200:
-            push_url(response, f"{reverse('home')}?{history['history_query']}")  # no empty fields
+            # The query without its empty fields: a link a member can send.
+            push_url(response, f"{reverse('generations:home')}?{history['history_query']}")
         return response
     reused = reuse.form_initial(request, visible_generations())  # ?reuse=<pk>: issue 11
     context = {**_form_context(_new_form(reused)), **history}
@@ -193,7 +193,7 @@ def create(request: MemberRequest) -> HttpResponse:
         return _form_errors(request, form)
     if not request.htmx:
         messages.success(request, "Your image is on its way.")
-        return redirect("home")
+        return redirect("generations:home")
     kept = {k: str(v) for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
     form_context = _form_context(_new_form(kept))
     context = {**form_context, "generation": generation, "oob_form": True}
@@ -244,7 +244,7 @@ def delete(request: MemberRequest, pk: int) -> HttpResponse:
         messages.success(request, "Deleted.")
     if request.htmx:
         return render(request, "generations/home.html#card", {"generation": generation})
-    return HttpResponseRedirect(reverse("home"))
+    return redirect("generations:home")
 
 
 @staff_member_required
@@ -393,7 +393,8 @@ def _posted_generation(request: MemberRequest) -> Generation | None:
 
 def _back(request: MemberRequest, board: Board) -> str:
     """Where a form without JavaScript returns to: its ``next``, else the board."""
-    return return_url(request, reverse("board", args=[board.pk]), request.POST.get("next", ""))
+    board_url = reverse("generations:board", args=[board.pk])
+    return return_url(request, board_url, request.POST.get("next", ""))
 
 
 def _menu_answer(
@@ -404,7 +405,7 @@ def _menu_answer(
     back = _back(request, board)
     if not request.htmx:
         messages.success(request, note)
-        return HttpResponseRedirect(back)
+        return redirect(back)
     context = {
         **boards.menu_context(generation),
         "generation": generation,
@@ -434,7 +435,7 @@ def _make_board(request: MemberRequest) -> HttpResponse:
         context = _board_list_context(name_error=exc.message, name_value=name)
         return render(request, "generations/boards.html", context, status=400)
     messages.success(request, f"The board “{board.name}” is made. Add images to it below.")
-    return redirect("board", pk=board.pk)
+    return redirect("generations:board", pk=board.pk)
 
 
 def _board_context(request: MemberRequest, board: Board, **extra: object) -> dict[str, object]:
@@ -508,7 +509,7 @@ def board_rename(request: MemberRequest, pk: int) -> HttpResponse:
         context = _board_context(request, board, rename_error=exc.message, rename_value=name)
         return render(request, "generations/board.html", context, status=400)
     messages.success(request, f"The board is now called “{board.name}”.")
-    return redirect("board", pk=board.pk)
+    return redirect("generations:board", pk=board.pk)
 
 
 @login_required
@@ -521,7 +522,7 @@ def board_delete(request: MemberRequest, pk: int) -> HttpResponse:
     messages.success(
         request, f"The board “{board.name}” is deleted. Its images are still in the studio."
     )
-    return redirect("boards")
+    return redirect("generations:boards")
 
 
 @login_required
@@ -576,7 +577,7 @@ def deleted_own_generation_or_404(request: MemberRequest, pk: int) -> Generation
 
 def _return_to(request: MemberRequest) -> str:
     """Where a form without JavaScript returns to: its ``next``, else the studio."""
-    return return_url(request, reverse("home"), request.POST.get("next", ""))
+    return return_url(request, reverse("generations:home"), request.POST.get("next", ""))
 
 
 def _not_done(request: MemberRequest, status: int, message: str) -> HttpResponse:
@@ -585,7 +586,7 @@ def _not_done(request: MemberRequest, status: int, message: str) -> HttpResponse
     if request.htmx:
         return _refuse(status, message)
     messages.error(request, message)
-    return HttpResponseRedirect(_return_to(request))
+    return redirect(_return_to(request))
 
 
 def _card_or_back(request: MemberRequest, generation: Generation, note: str) -> HttpResponse:
@@ -594,7 +595,7 @@ def _card_or_back(request: MemberRequest, generation: Generation, note: str) -> 
         fresh = visible_generations().get(pk=generation.pk)
         return render(request, "generations/home.html#card", {"generation": fresh})
     messages.success(request, note)
-    return HttpResponseRedirect(_return_to(request))
+    return redirect(_return_to(request))
 
 
 def _end_early(
@@ -652,7 +653,7 @@ def retry(request: MemberRequest, pk: int) -> HttpResponse:
         return _not_done(request, 400, exc.message)
     if not request.htmx:
         messages.success(request, RETRIED_NOTE)
-        return redirect("home")
+        return redirect("generations:home")
     return render(request, "generations/home.html#card", {"generation": generation})
 
 
@@ -714,7 +715,7 @@ def restore(request: MemberRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return render(request, "generations/home.html#card", {"generation": generation})
     messages.success(request, RESTORED_NOTE)
-    return redirect("home")
+    return redirect("generations:home")
 
 
 # -- Favorites (issue 11, "Keep") -----------------------------------------------------------------
@@ -724,7 +725,7 @@ def _back_to_page(request: MemberRequest) -> str:
     """Where a plain (no JavaScript) form returns to: its ``next`` or the Referer, else the
     studio."""
     candidates = (request.POST.get("next", ""), request.headers.get("referer", ""))
-    return return_url(request, reverse("home"), *candidates)
+    return return_url(request, reverse("generations:home"), *candidates)
 
 
 @login_required
@@ -743,4 +744,4 @@ def favorite(request: MemberRequest, pk: int) -> HttpResponse:
     if request.htmx:
         context = {"generation": generation, "starred": starred}
         return render(request, "generations/_favorite_star.html", context)
-    return HttpResponseRedirect(_back_to_page(request))
+    return redirect(_back_to_page(request))
