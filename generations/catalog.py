@@ -115,6 +115,13 @@ def find_model(model_id: str) -> ModelInfo | None:
     return next((m for m in imagen_models() if m.id == model_id), None)
 
 
+def display_name(model_id: str) -> str:
+    """What the studio calls a model ("Imagen 4 Fast"): its name in the kept list, else the
+    documented one, else its id (a model Rivya no longer lists, under a name we never knew)."""
+    known = find_model(model_id) or next((m for m in DOCUMENTED_MODELS if m.id == model_id), None)
+    return known.display_name if known else model_id
+
+
 def forget_models() -> None:
     """Rivya refused a model the kept list offers: ask for the list again now. Called by the
     lifecycle in a worker, never by a page."""

@@ -42,7 +42,13 @@ class GenerateForm(forms.Form):
     )
     prompt = forms.CharField(
         max_length=PROMPT_MAX,
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "Describe the image…"}),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "placeholder": "Describe the image…",
+                "data-counter": "prompt-counter",
+            }
+        ),
         error_messages={"required": "Write a prompt: what should the image show?"},
     )
     aspect_ratio = forms.ChoiceField(label="Aspect ratio", widget=forms.RadioSelect, initial="1:1")
@@ -56,7 +62,7 @@ class GenerateForm(forms.Form):
         required=False,
         max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "Random"}),
-        help_text="Leave empty for a random result; reuse a number to get a similar one.",
+        help_text="Empty for random. The same seed gives a similar image, not always the same one.",
     )
 
     def __init__(self, *args: Any, models: list[ModelInfo], **kwargs: Any) -> None:
@@ -72,6 +78,10 @@ class GenerateForm(forms.Form):
             }
             for m in models
         }
+        # The longest prompt any offered model takes (the browser counts and stops there; clean()
+        # holds each model to its own limit).
+        self.prompt_max = max((m.max_prompt_length or 0 for m in models), default=0) or PROMPT_MAX
+        self.fields["prompt"].widget.attrs["maxlength"] = str(self.prompt_max)
         ratios = catalog.ASPECT_RATIOS
         cast(forms.ChoiceField, self.fields["aspect_ratio"]).choices = [(r, r) for r in ratios]
         if not self.is_bound:

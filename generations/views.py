@@ -141,7 +141,6 @@ def _form_context(form: GenerateForm) -> dict[str, object]:
         "unavailable_models": catalog.unoffered_models(),
         "cost": cost,
         **_balance_context(cost),
-        "prompt_max": max((m.max_prompt_length or 0 for m in models), default=5000) or 5000,
     }
 
 

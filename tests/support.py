@@ -16,6 +16,7 @@ its helpers from here); rows put straight into the database are in ``tests/rows.
 from __future__ import annotations
 
 import io
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -50,6 +51,13 @@ def signed_in(user: User) -> Client:
 
 
 # -- Waiting ---------------------------------------------------------------------------------------
+
+
+def page_text(response: Any) -> str:
+    """A response's HTML with each run of whitespace made one space, as a browser shows it: the
+    templates break long sentences over lines, and a test reads the sentence."""
+    body = response if isinstance(response, str) else response.content.decode()
+    return re.sub(r"\s+", " ", body)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:

@@ -13,7 +13,7 @@ from generations import catalog, health
 from generations.models import Status
 from generations.views import PAGE_SIZE
 from tests.rows import generation
-from tests.support import kept_balance, rivya_failing_since
+from tests.support import kept_balance, page_text, rivya_failing_since
 
 pytestmark = pytest.mark.django_db
 
@@ -147,14 +147,14 @@ def test_it_offers_the_model_list_beat_kept(alice_client):
 
 def test_it_shows_a_fresh_balance_without_its_age(alice_client):
     keep_balance(5, seconds_ago=10)
-    body = alice_client.get("/").content.decode()
+    body = page_text(alice_client.get("/"))
     assert "The team's Rivya account has 5 credits left, less than this model costs" in body
     assert "As of" not in body
 
 
 def test_it_says_when_an_old_balance_was_read(alice_client):
     keep_balance(5, seconds_ago=600)
-    body = alice_client.get("/").content.decode()
+    body = page_text(alice_client.get("/"))
     read_at = timezone.localtime(kept_balance().at).strftime("%H:%M")
     assert f"As of {read_at}, the team's Rivya account had 5 credits left" in body
 
@@ -185,7 +185,7 @@ def test_it_shows_no_banner_when_no_work_waits(alice, alice_client):
 def test_it_says_a_card_is_waiting_for_rivya_with_its_attempt_and_next_try(alice, alice_client):
     next_try = timezone.now() + timedelta(seconds=45)
     generation(alice, Status.QUEUED, submit_attempts=2, next_check_at=next_try)
-    body = alice_client.get("/").content.decode()
+    body = page_text(alice_client.get("/"))
     assert re.search(
         r"Waiting for Rivya: attempt 2 did not go through, and the next one is in 4\d s\.", body
     )
@@ -194,7 +194,7 @@ def test_it_says_a_card_is_waiting_for_rivya_with_its_attempt_and_next_try(alice
 def test_it_says_a_late_try_is_due_now(alice, alice_client):
     overdue = timezone.now() - timedelta(seconds=5)
     generation(alice, Status.PROCESSING, poll_errors=3, next_check_at=overdue)
-    body = alice_client.get("/").content.decode()
+    body = page_text(alice_client.get("/"))
     assert "Waiting for Rivya: attempt 3 did not go through, and the next one is due now." in body
 
 

@@ -23,16 +23,22 @@ def studio(client, query: str):
 
 
 FIELD_PATTERNS = {
-    "prompt": r'<textarea name="prompt"[^>]*>([^<]*)</textarea>',
+    # A browser drops the newline that opens a textarea's text (Django writes one).
+    "prompt": r'<textarea name="prompt"[^>]*>\n?([^<]*)</textarea>',
     "model": r'<option value="([^"]+)"[^>]*selected',
     "aspect_ratio": r'<input type="radio" name="aspect_ratio" value="([^"]+)"[^>]*checked',
 }
 
 
 def field(body: str, name: str) -> str:
-    """The value the form shows for an input, the prompt textarea or the chosen radio/option."""
-    pattern = FIELD_PATTERNS.get(name, rf'<input type="text" name="{name}"[^>]*value="([^"]*)"')
-    found = re.search(pattern, body, re.S)
+    """The value the form shows for an input, the prompt textarea or the chosen radio/option
+    (an input without a value attribute shows "")."""
+    if name not in FIELD_PATTERNS:
+        tag = re.search(rf'<input type="text" name="{name}"[^>]*>', body)
+        assert tag is not None, f"the form shows no {name}"
+        value = re.search(r'value="([^"]*)"', tag[0])
+        return value[1] if value else ""
+    found = re.search(FIELD_PATTERNS[name], body, re.S)
     assert found is not None, f"the form shows no {name}"
     return found[1]
 

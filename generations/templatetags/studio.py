@@ -5,10 +5,15 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils import dateformat, timezone
 
-from generations import health
+from generations import catalog, health
 from generations.models import Generation
 
 register = template.Library()
+
+
+@register.filter
+def model_name(model_id: str) -> str:
+    return catalog.display_name(model_id)
 
 
 @register.filter
