@@ -9,6 +9,7 @@ from django.test import RequestFactory
 
 from generations.models import Status
 from tests.rows import generation
+from tests.support import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def test_it_offers_reuse_and_copy_to_anyone(alice, bob):
 
 
 def test_it_puts_a_retried_card_at_the_top_of_the_history(alice):
-    html = drawn(generation(alice, Status.FAILED), alice)
+    html = page_text(drawn(generation(alice, Status.FAILED), alice))
     assert 'hx-target="#history-list" hx-swap="afterbegin"' in html
     assert 'name="form_token"' in html
 
@@ -46,7 +47,7 @@ def test_it_draws_a_new_retry_token_each_time(alice):
 
 def test_it_swaps_the_card_after_cancel_or_stop(alice):
     row = generation(alice, Status.QUEUED)
-    assert f'hx-target="#gen-{row.pk}" hx-swap="outerHTML"' in drawn(row, alice)
+    assert f'hx-target="#gen-{row.pk}" hx-swap="outerHTML"' in page_text(drawn(row, alice))
 
 
 def test_it_draws_plain_forms_that_come_back_on_the_detail_page(alice):

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from generations.models import Generation, Status
 from tests.rows import generation
+from tests.support import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -90,22 +91,22 @@ def test_it_lists_everything_needed_to_make_it_again(alice, bob_client):
         created_at=started,
         finished_at=started + timedelta(seconds=65),
     )
-    listed = facts(bob_client.get(f"/generations/{row.pk}/").content.decode())
+    listed = facts(page_text(bob_client.get(f"/generations/{row.pk}/")))
     assert "<dd>A fox in snow</dd>" in listed
-    assert "<dd>fences</dd>" in listed
+    assert "<dd> fences </dd>" in listed
     assert "<span data-seed>31337</span>" in listed
     assert "picked by the studio" not in listed
     assert "<dd>Imagen 4 Ultra</dd>" in listed
     assert "<dd>3:4</dd>" in listed
-    assert "<dd>12 charged</dd>" in listed
+    assert "<dd> 12 charged </dd>" in listed
     assert "<dd>alice</dd>" in listed
     assert f'datetime="{timezone.localtime(started).isoformat()}' in listed
-    assert "<dd>1 min 5 s</dd>" in listed
+    assert "<dd> 1 min 5 s </dd>" in listed
 
 
 def test_it_says_the_studio_picked_the_seed_and_offers_to_copy_it(alice, alice_client):
     row = generation(alice, seed=4096, seed_picked=True)
-    listed = facts(alice_client.get(f"/generations/{row.pk}/").content.decode())
+    listed = facts(page_text(alice_client.get(f"/generations/{row.pk}/")))
     assert "<span data-seed>4096</span> (picked by the studio)" in listed
     assert 'data-copy="4096"' in listed
     assert "makes a similar image, not always the same one" in listed

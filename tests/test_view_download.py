@@ -16,7 +16,7 @@ from PIL import Image, PngImagePlugin
 
 from generations.models import Generation, Status
 from tests.rows import generation
-from tests.support import new_generation, run_until_finished
+from tests.support import new_generation, page_text, run_until_finished
 
 pytestmark = pytest.mark.django_db
 
@@ -203,16 +203,17 @@ def test_it_gives_each_image_of_a_real_result(sim, alice, alice_client):
 
 def test_its_link_is_a_plain_download_link(alice):
     row = generation(alice)
-    html = render_to_string("generations/_download_link.html", {"generation": row})
+    html = page_text(render_to_string("generations/_download_link.html", {"generation": row}))
     assert html.strip() == (
-        f'<a class="download" href="/generations/{row.pk}/download/" download>Download</a>'
+        f'<a class="download" href="/generations/{row.pk}/download/" download> Download </a>'
     )
 
 
 def test_its_link_names_the_image_of_several(alice):
     row = generation(alice)
-    html = render_to_string("generations/_download_link.html", {"generation": row, "n": 2})
-    assert f'href="/generations/{row.pk}/download/?n=2" download>Download image 2</a>' in html
+    context = {"generation": row, "n": 2}
+    html = page_text(render_to_string("generations/_download_link.html", context))
+    assert f'href="/generations/{row.pk}/download/?n=2" download> Download image 2 </a>' in html
 
 
 def test_its_link_is_left_out_for_an_unfinished_one(alice):

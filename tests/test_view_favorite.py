@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from generations.models import Favorite
 from tests.rows import generation
+from tests.support import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +34,7 @@ def test_it_refuses_get(alice, alice_client):
 def test_it_stars_and_answers_htmx_with_the_star(alice, alice_client):
     row = generation(alice)
     response = alice_client.post(f"/generations/{row.pk}/favorite/", {"star": "1"}, headers=HTMX)
-    body = response.content.decode()
+    body = page_text(response)
     assert response.status_code == 200
     assert stars(alice) == [row.pk]
     assert body.lstrip().startswith('<form class="star-form"')
@@ -148,8 +149,8 @@ def test_it_shows_the_star_with_a_name_and_its_state_not_colour_alone(alice, ali
     row = generation(alice)
     off = alice_client.post(f"/generations/{row.pk}/favorite/", {"star": "0"}, headers=HTMX)
     on = alice_client.post(f"/generations/{row.pk}/favorite/", {"star": "1"}, headers=HTMX)
-    assert '<span aria-hidden="true">☆</span> Star</button>' in off.content.decode()
-    assert '<span aria-hidden="true">★</span> Star</button>' in on.content.decode()
+    assert '<span aria-hidden="true">☆</span> Star </button>' in page_text(off)
+    assert '<span aria-hidden="true">★</span> Star </button>' in page_text(on)
     assert 'aria-pressed="false"' in off.content.decode()
 
 

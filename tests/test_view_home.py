@@ -161,14 +161,16 @@ def test_it_says_when_an_old_balance_was_read(alice_client):
 
 def test_it_shows_no_banner_while_rivya_works(alice, alice_client):
     generation(alice, Status.QUEUED)
-    body = alice_client.get("/").content.decode()
-    assert '<div id="rivya-banner" class="warning rivya-banner" role="status" hidden></div>' in body
+    body = page_text(alice_client.get("/"))
+    assert (
+        '<div id="rivya-banner" class="warning rivya-banner" role="status" hidden> </div>' in body
+    )
 
 
 def test_it_says_rivya_is_down_since_when_and_that_the_images_are_saved(alice, alice_client):
     generation(alice, Status.QUEUED)
     rivya_failing_since(300)
-    body = alice_client.get("/").content.decode()
+    body = page_text(alice_client.get("/"))
     since = timezone.localtime(health.health().last_success).strftime("%H:%M")
     assert (
         f"Rivya, the service that makes our images, has not been working since {since}. Your "

@@ -13,6 +13,7 @@ from django.utils import timezone
 from generations.models import Favorite, Status
 from generations.views import PAGE_SIZE
 from tests.rows import generation
+from tests.support import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -106,7 +107,7 @@ def test_it_combines_the_filters(alice, bob, alice_client):
 
 
 def test_it_shows_the_values_back_in_the_filter_bar(alice, bob, alice_client):
-    body = alice_client.get("/?q=red+bike&member=bob&ratio=9:16&favorites=1").content.decode()
+    body = page_text(alice_client.get("/?q=red+bike&member=bob&ratio=9:16&favorites=1"))
     assert 'id="history-filter"' in body
     assert 'value="red bike"' in body
     assert '<option value="bob" selected>bob</option>' in body
