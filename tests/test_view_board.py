@@ -9,6 +9,7 @@ from django.utils import timezone
 from generations import boards
 from generations.models import Board, BoardItem, Generation, Status
 from tests.rows import generation
+from tests.support import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def test_it_requires_sign_in(client, board):
 def test_it_shows_the_images_the_last_added_first_to_any_member(alice, bob, bob_client, board):
     first = put_on(board, generation(alice, prompt="First kept"))
     second = put_on(board, generation(bob, prompt="Second kept"))
-    body = bob_client.get(f"/boards/{board.pk}/").content.decode()
+    body = page_text(bob_client.get(f"/boards/{board.pk}/"))
     assert body.index("Second kept") < body.index("First kept")
     assert f'id="board-item-{first.generation_id}"' in body
     assert f'id="board-item-{second.generation_id}"' in body
@@ -41,7 +42,7 @@ def test_it_shows_the_images_the_last_added_first_to_any_member(alice, bob, bob_
 def test_it_leaves_out_a_deleted_generation(alice, alice_client, board):
     put_on(board, generation(alice, prompt="Still here"))
     put_on(board, generation(alice, prompt="Deleted later", deleted_at=timezone.now()))
-    body = alice_client.get(f"/boards/{board.pk}/").content.decode()
+    body = page_text(alice_client.get(f"/boards/{board.pk}/"))
     assert "Still here" in body
     assert "Deleted later" not in body
     assert "1 image, made by alice" in body

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from generations.models import Board, BoardItem
 from tests.rows import generation
+from tests.support import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ def test_it_lists_every_board_by_name_with_its_count_and_maker(alice, bob, bob_c
     logos = Board.objects.create(name="logos", maker=alice)
     Board.objects.create(name="Autumn", maker=bob)
     BoardItem.objects.create(board=logos, generation=generation(alice), added_by=alice)
-    body = bob_client.get("/boards/").content.decode()
+    body = page_text(bob_client.get("/boards/"))
     assert body.index("Autumn") < body.index("logos")
     assert "1 image, made by alice" in body
     assert "0 images, made by bob" in body
