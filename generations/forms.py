@@ -84,6 +84,10 @@ class GenerateForm(forms.Form):
         self.fields["prompt"].widget.attrs["maxlength"] = str(self.prompt_max)
         ratios = catalog.ASPECT_RATIOS
         cast(forms.ChoiceField, self.fields["aspect_ratio"]).choices = [(r, r) for r in ratios]
+        # The member chose the ratio (a submitted form, or one filled from an earlier request):
+        # picking another model keeps it (static/js/app.js); only an untouched form follows the
+        # model's default ratio, and says so when it moves.
+        self.ratio_chosen = self.is_bound or "aspect_ratio" in self.initial
         if not self.is_bound:
             self.initial.setdefault("form_token", uuid.uuid4())
             if catalog.DEFAULT_MODEL in self.models:

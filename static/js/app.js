@@ -63,9 +63,52 @@
     var ratio = option.getAttribute("data-ratio");
     if (ratio && !form.hasAttribute("data-ratio-picked")) {
       var radio = form.querySelector('input[name="aspect_ratio"][value="' + ratio + '"]');
-      if (radio) radio.checked = true;
+      if (radio && !radio.checked) {
+        radio.checked = true;
+        sayRatioMoved(form, option, ratio);
+      }
     }
   }
+
+  // A shape that moves by itself is said out loud, beside the shapes (data-says, in the
+  // page's language, with {model} and {ratio} to fill).
+  function sayRatioMoved(form, option, ratio) {
+    var note = form.querySelector("[data-ratio-note]");
+    if (!note) return;
+    var model = (option.textContent || "").split(" · ")[0];
+    note.textContent = note.getAttribute("data-says")
+      .replace("{model}", model).split("{ratio}").join(ratio);
+  }
+
+  // Ctrl+Enter (Cmd+Enter on a Mac) in the generate form sends it, as in most image tools.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+    var form = event.target.closest && event.target.closest("#generate-form");
+    if (!form) return;
+    event.preventDefault();
+    var button = form.querySelector("button[type=submit]");
+    if (button && !button.disabled) form.requestSubmit(button);
+  });
+
+  // After an htmx answer to the generate form: on errors, focus goes to the first field that
+  // has one; on success, the new card is brought into view (on a phone the form fills the
+  // screen, and nothing on screen would change otherwise).
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || elt.id !== "generate-form") return;
+    var form = document.getElementById("generate-form");
+    var invalid = form && form.querySelector('[data-form-error], [aria-invalid="true"]');
+    if (invalid) {
+      if (!invalid.matches("input, textarea, select")) invalid.setAttribute("tabindex", "-1");
+      invalid.focus();
+      return;
+    }
+    var card = document.querySelector("#history-list > .card");
+    if (card && event.detail.target && event.detail.target.id === "history-list") {
+      var still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+      card.scrollIntoView({ behavior: still ? "auto" : "smooth", block: "nearest" });
+    }
+  });
 
   document.addEventListener("change", function (event) {
     var target = event.target;
@@ -103,6 +146,14 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     var box = banner();
     if (box && !(event.detail.elt && event.detail.elt.id === "card-refresh")) box.hidden = true;
+    // A notice such as "Deleted." belongs to the view it was said in: it goes when the
+    // history is switched or filtered in place.
+    var target = event.detail.target;
+    if (target && target.id === "history") {
+      Array.prototype.forEach.call(document.querySelectorAll("main > .messages"), function (list) {
+        list.remove();
+      });
+    }
   });
 
   // A plain form that asks first (the detail page's Delete); htmx forms use hx-confirm.

@@ -43,3 +43,31 @@ def test_it_warns_when_the_chosen_model_costs_more_than_the_balance(form):
     expect(warning).to_contain_text("has 10 credits left, less than this model costs (12)")
     form.select_option("[data-model-select]", "google-imagen4")
     expect(warning).to_be_hidden()
+
+
+def test_it_says_so_when_the_models_default_moves_the_shape(form):
+    form.select_option("[data-model-select]", "google-imagen4-fast")
+    note = form.locator("[data-ratio-note]")
+    expect(note).to_have_text(
+        "Google Imagen 4 Fast makes 16:9 images unless you pick another shape, so the shape is "
+        "now 16:9."  # the model's name as Rivya's list gives it
+    )
+
+
+def test_it_keeps_the_shape_the_member_sent_after_a_form_error(form):
+    form.locator("input[name=aspect_ratio][value='1:1']").check(force=True)
+    form.fill("#id_seed", "not a number")
+    form.fill("#id_prompt", "A lighthouse at dusk")
+    form.locator("#generate-form button[type=submit]").click()
+    expect(form.locator("#id_seed")).to_be_focused()  # focus goes to the field with the error
+    form.select_option("[data-model-select]", "google-imagen4-fast")
+    expect(form.locator("input[name=aspect_ratio][value='1:1']")).to_be_checked()
+    expect(form.locator("[data-ratio-note]")).to_have_text("")
+
+
+def test_ctrl_enter_in_the_prompt_sends_the_form(form):
+    form.fill("#id_seed", "-1")  # an answer from the server shows that the form went
+    form.fill("#id_prompt", "A red kite")
+    form.locator("#id_prompt").press("Control+Enter")
+    expect(form.locator("#id_seed_error")).to_contain_text("The seed must be a whole number")
+    expect(form.locator("#id_seed")).to_be_focused()

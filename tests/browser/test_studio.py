@@ -221,3 +221,28 @@ def test_it_keeps_the_content_security_policy(sim, celery_worker, alice, live_se
     screenshot(page, "studio-failed")
     assert [p for p in problems if "Content Security Policy" in p or "CSP" in p] == []
     assert problems == []
+
+
+def test_it_drops_a_notice_when_the_history_is_switched(alice, live_server, new_page):
+    row = generation(alice, prompt="Gone soon")
+    page = new_page(alice)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{live_server.url}/generations/{row.pk}/")
+    page.get_by_role("button", name="Delete").click()  # the detail page's plain form
+    expect(page.locator(".messages")).to_contain_text("Deleted.")
+    page.locator(".switch").get_by_role("link", name="Mine").click()
+    expect(page.locator(".switch a[aria-current=page]")).to_have_text("Mine")
+    expect(page.locator(".messages")).to_have_count(0)
+
+
+def test_it_brings_the_new_card_into_view_on_a_phone(sim, alice, live_server, new_page):
+    for n in range(6):
+        generation(alice, prompt=f"Older image {n}")
+    page = new_page(alice)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/")
+    page.fill("#id_prompt", "A kite over the dunes")
+    page.get_by_role("button", name=re.compile("Generate")).click()
+    card = page.locator("#history-list article.card").first
+    expect(card).to_contain_text("A kite over the dunes")
+    expect(card).to_be_in_viewport()
