@@ -16,6 +16,7 @@ its helpers from here); rows put straight into the database are in ``tests/rows.
 from __future__ import annotations
 
 import io
+import os
 import re
 import time
 import uuid
@@ -28,7 +29,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from generations import catalog, health, lifecycle, tasks
 from generations.models import Generation, GenerationImage, LedgerEntry
@@ -241,3 +242,30 @@ def last_failure() -> health.Failure:
     found = health.health().last_failure
     assert found is not None, "no failure is noted"
     return found
+
+
+def opened(data: bytes) -> Image.Image:
+    """An image file's bytes, decoded (Pillow reads lazily; this reads it all)."""
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def png_text(data: bytes) -> dict[str, str]:
+    """The text chunks Pillow reads from a PNG."""
+    image = opened(data)
+    assert isinstance(image, PngImagePlugin.PngImageFile)
+    return dict(image.text)
+
+
+def process_env(tmp_path: Path, **env: str) -> dict[str, str]:
+    """A bare environment for a child process that starts Django: no variable of this test
+    run leaks into it but PATH, and its data folder is under ``tmp_path``."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "imagen_site.settings",
+        "IMAGEN_DATA_DIR": str(tmp_path / "data"),
+        "LOG_LEVEL": "WARNING",
+        **env,
+    }

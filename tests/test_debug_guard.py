@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from imagen_site.debug_guard import is_loopback_bind, is_loopback_host, why_not_debug
 from tests.faults.processes import free_port, port_open
-from tests.support import wait_for
+from tests.support import process_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 REFUSED = "DEBUG is on, but"
@@ -64,22 +63,11 @@ def test_it_says_why_debug_may_not_be_on():
     assert "TRUSTED_PROXY_COUNT" in why_not_debug(["localhost"], 1)
 
 
-def environment(tmp_path: Path, **env: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "imagen_site.settings",
-        "IMAGEN_DATA_DIR": str(tmp_path / "data"),
-        "LOG_LEVEL": "WARNING",
-        **env,
-    }
-
-
 def run(tmp_path: Path, argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, *argv],
         cwd=ROOT,
-        env=environment(tmp_path, **env),
+        env=process_env(tmp_path, **env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -140,7 +128,7 @@ def gunicorn(tmp_path: Path, bind: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "imagen_site.wsgi", "--bind", bind, "--workers", "1"],
         cwd=ROOT,  # where gunicorn finds gunicorn.conf.py, as docs/production.md runs it
-        env=environment(tmp_path, **env),
+        env=process_env(tmp_path, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

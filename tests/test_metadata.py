@@ -19,6 +19,7 @@ from PIL import Image, PngImagePlugin
 
 from generations import metadata
 from generations.metadata import ImageFacts, NotWritable
+from tests.support import opened, png_text
 
 THAI = "แมวสีส้มนั่งบนหลังคา ยามเย็น"  # an orange cat on a roof at dusk: vowel and tone marks
 FACTS = ImageFacts(
@@ -56,19 +57,6 @@ def saved(image: Image.Image, kind: str, **options) -> bytes:
     out = io.BytesIO()
     image.save(out, kind, **options)
     return out.getvalue()
-
-
-def opened(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
-
-
-def png_text(data: bytes) -> dict[str, str]:
-    """The text chunks Pillow reads from a PNG."""
-    image = opened(data)
-    assert isinstance(image, PngImagePlugin.PngImageFile)
-    return dict(image.text)
 
 
 # -- Walkers written for the tests -----------------------------------------------------------------

@@ -12,11 +12,11 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 from django.utils import timezone
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from generations.models import Generation, Status
 from tests.rows import generation
-from tests.support import new_generation, page_text, run_until_finished
+from tests.support import new_generation, opened, page_text, png_text, run_until_finished
 
 pytestmark = pytest.mark.django_db
 
@@ -25,19 +25,6 @@ THAI = "แมวสีส้มนั่งบนหลังคา"
 
 def body_of(response) -> bytes:
     return b"".join(response.streaming_content)
-
-
-def opened(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
-
-
-def png_text(data: bytes) -> dict[str, str]:
-    """The text chunks Pillow reads from a PNG."""
-    image = opened(data)
-    assert isinstance(image, PngImagePlugin.PngImageFile)
-    return dict(image.text)
 
 
 def stored(name: str | None) -> bytes:

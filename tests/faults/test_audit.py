@@ -32,7 +32,7 @@ from generations import signin, tasks, webhooks
 from generations.models import Generation, WebhookEvent
 from imagen_site.celery import app as celery_app
 from tests.rows import generation
-from tests.support import png_bytes
+from tests.support import png_bytes, process_env
 
 pytestmark = pytest.mark.django_db
 
@@ -431,7 +431,7 @@ def settings_of(tmp_path: Path, names: list[str], **env: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env=base_env(tmp_path, **env),
+        env=process_env(tmp_path, **env),
         capture_output=True,
         text=True,
         timeout=60,
@@ -447,17 +447,6 @@ PRODUCTION = {
     "SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
     "ALLOWED_HOSTS": "studio.example.com",
 }
-
-
-def base_env(tmp_path: Path, **env: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "imagen_site.settings",
-        "IMAGEN_DATA_DIR": str(tmp_path / "data"),
-        "LOG_LEVEL": "WARNING",
-        **env,
-    }
 
 
 @pytest.mark.fault(43)
@@ -486,7 +475,7 @@ def check_deploy(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env=base_env(tmp_path, **PRODUCTION, **env),
+        env=process_env(tmp_path, **PRODUCTION, **env),
         capture_output=True,
         text=True,
         timeout=120,
