@@ -10,7 +10,7 @@ its helpers from here); rows put straight into the database are in ``tests/rows.
   ``run_until_finished``).
 - Both sides of the outcome: our ledger (``ledger_entries_of``), stored images and files
   (``images_of``, ``media_files``), and the simulator's record (``remote_tasks_for``).
-- ``png_bytes``, ``screenshot``.
+- ``png_bytes``, ``screenshot``, ``console_problems``; ``lightbox_links`` of a page.
 """
 
 from __future__ import annotations
@@ -209,6 +209,29 @@ def screenshot(page: Any, name: str) -> None:
     artifacts = Path(settings.BASE_DIR) / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+
+CSP_TO_CONSOLE = """document.addEventListener("securitypolicyviolation",
+    (e) => console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI));"""
+
+
+LIGHTBOX_LINK = re.compile(r'<a href="([^"]+)"\s+data-lightbox="([^"]+)"([^>]*)>')
+
+
+def lightbox_links(body: str) -> list[tuple[str, str, str]]:
+    """The image links a page opens in the lightbox: (href, full image URL, other attributes)."""
+    return LIGHTBOX_LINK.findall(body)
+
+
+def console_problems(page: Any) -> list[str]:
+    """What goes wrong on a browser page from now on: console errors, uncaught exceptions and
+    Content-Security-Policy violations (said as console errors), in a list that fills as it goes.
+    Call it before the page is opened, so the violation listener is there from the start."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.add_init_script(CSP_TO_CONSOLE)
+    return problems
 
 
 # -- What workers keep of Rivya -------------------------------------------------------------------

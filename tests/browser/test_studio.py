@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from generations.models import Generation, Status
 from tests.rows import generation
-from tests.support import beat_refresh, finished, screenshot, wait_for
+from tests.support import beat_refresh, console_problems, finished, screenshot, wait_for
 
 pytestmark = [pytest.mark.browser]
 
@@ -206,13 +206,7 @@ def test_it_works_without_javascript(sim, alice, live_server, new_page):
 
 def test_it_keeps_the_content_security_policy(sim, celery_worker, alice, live_server, new_page):
     page = new_page(alice)
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.add_init_script(
-        """document.addEventListener("securitypolicyviolation",
-             (e) => console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI));"""
-    )
+    problems = console_problems(page)
     page.goto(f"{live_server.url}/")
     page.fill("#id_prompt", "A quiet harbour [sim:fail]")
     page.get_by_role("button", name=re.compile("Generate")).click()
