@@ -9,7 +9,7 @@ from django.utils import timezone
 from generations import boards
 from generations.models import Board, BoardItem, Generation, Status
 from tests.rows import generation
-from tests.support import page_text
+from tests.support import lightbox_links, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -219,3 +219,13 @@ def test_deleting_refuses_get(alice_client, board):
 def test_deleting_twice_answers_404(alice_client, board):
     alice_client.post(f"/boards/{board.pk}/delete/")
     assert alice_client.post(f"/boards/{board.pk}/delete/").status_code == 404
+
+
+def test_it_opens_its_images_in_the_lightbox(alice, alice_client, board):
+    row = generation(alice, prompt="A board harbour")
+    board.items.create(generation=row, added_by=alice)
+    body = alice_client.get(f"/boards/{board.pk}/").content.decode()
+    assert [link[:2] for link in lightbox_links(body)] == [
+        (f"/generations/{row.pk}/", row.image.url)
+    ]
+    assert body.count('<dialog id="lightbox"') == 1

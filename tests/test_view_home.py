@@ -13,7 +13,7 @@ from generations import catalog, health
 from generations.models import Status
 from generations.views import PAGE_SIZE
 from tests.rows import generation
-from tests.support import kept_balance, page_text, rivya_failing_since
+from tests.support import kept_balance, lightbox_links, page_text, rivya_failing_since
 
 pytestmark = pytest.mark.django_db
 
@@ -203,3 +203,13 @@ def test_it_says_a_late_try_is_due_now(alice, alice_client):
 def test_it_says_a_card_waits_for_rivya_to_answer_a_try_under_way(alice, alice_client):
     generation(alice, Status.SENDING, submit_attempts=3)
     assert "Waiting for Rivya to answer attempt 3." in alice_client.get("/").content.decode()
+
+
+def test_it_links_a_cards_image_to_its_detail_page_and_offers_the_full_image(alice, alice_client):
+    row = generation(alice, prompt='A "quoted" <b>harbour</b>')
+    body = alice_client.get("/").content.decode()
+    [(href, image, rest)] = lightbox_links(body)
+    assert (href, image) == (f"/generations/{row.pk}/", row.image.url)  # not the thumbnail
+    assert 'data-lightbox-prompt="A &quot;quoted&quot; &lt;b&gt;harbour&lt;/b&gt;"' in rest
+    assert 'data-lightbox-who="alice"' in rest
+    assert body.count('<dialog id="lightbox"') == 1

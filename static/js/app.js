@@ -253,3 +253,112 @@
     }
   });
 })();
+
+// The lightbox (issue 11, "Look"): a card's image link opens the full image over the page in the
+// <dialog id="lightbox"> of templates/generations/_lightbox.html; ← and → walk the links of the
+// page's list as it is now (filtered, with cards htmx added since), Esc closes, and the focus
+// goes back to the link of the image last shown. Without JavaScript the link is the detail page.
+// The dialog's words are in its template (translated there); here only its contents change.
+(function () {
+  "use strict";
+
+  var LINKS = "a[data-lightbox]";
+  var shown = null; // the href (detail page) of the image shown: a card htmx replaced is found again
+
+  function dialog() { return document.getElementById("lightbox"); }
+
+  function links() { return Array.prototype.slice.call(document.querySelectorAll(LINKS)); }
+
+  function linkFor(href) {
+    return links().filter(function (link) { return link.getAttribute("href") === href; })[0] || null;
+  }
+
+  function part(box, name) { return box.querySelector("[data-lightbox-" + name + "]"); }
+
+  // At the ends of the list the arrow buttons stay focusable (a disabled button would drop the
+  // focus out of the dialog) and say they do nothing with aria-disabled.
+  function markEnds(box, index, count) {
+    part(box, "previous").setAttribute("aria-disabled", String(index <= 0));
+    part(box, "next").setAttribute("aria-disabled", String(index >= count - 1));
+  }
+
+  function show(box, link) {
+    var all = links();
+    var picture = link.querySelector("img");
+    var image = part(box, "image");
+    shown = link.getAttribute("href");
+    image.src = link.getAttribute("data-lightbox");
+    image.alt = picture ? picture.alt : "";
+    part(box, "prompt").textContent = link.getAttribute("data-lightbox-prompt") || "";
+    part(box, "who").textContent = link.getAttribute("data-lightbox-who") || "";
+    part(box, "detail").href = shown;
+    markEnds(box, all.indexOf(link), all.length);
+  }
+
+  function step(box, by) {
+    var all = links();
+    var index = all.indexOf(linkFor(shown));
+    if (index < 0) return; // its card is gone (deleted, or the list was swapped): stay put
+    var next = all[index + by];
+    if (next) show(box, next);
+  }
+
+  function open(link) {
+    var box = dialog();
+    if (!box || typeof box.showModal !== "function") return false;
+    show(box, link);
+    if (!box.open) box.showModal();
+    return true;
+  }
+
+  function plainClick(event) {
+    return event.button === 0 && !(event.ctrlKey || event.metaKey || event.shiftKey || event.altKey);
+  }
+
+  // Enter on a focused link is a click; Space is not, so it is taken here as well.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest(LINKS);
+    if (link && plainClick(event) && open(link)) event.preventDefault();
+  });
+  document.addEventListener("keydown", function (event) {
+    var link = event.key === " " && event.target.matches && event.target.matches(LINKS);
+    if (link && open(event.target)) event.preventDefault();
+  });
+
+  function onDialogKey(event) {
+    var box = event.currentTarget;
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      event.preventDefault();
+      step(box, event.key === "ArrowLeft" ? -1 : 1);
+    }
+  }
+
+  function onDialogClick(event) {
+    var box = event.currentTarget;
+    if (event.target === box || event.target.closest("[data-lightbox-close]")) box.close();
+    else if (event.target.closest("[data-lightbox-previous]")) step(box, -1);
+    else if (event.target.closest("[data-lightbox-next]")) step(box, 1);
+  }
+
+  // The dialog puts the focus back where it was when it opened; after ← and → the member is
+  // at another image, so the focus goes to that image's link instead (and the page scrolls to it).
+  function onDialogClose(event) {
+    var link = shown && linkFor(shown);
+    part(event.currentTarget, "image").removeAttribute("src");
+    shown = null;
+    if (link) link.focus();
+  }
+
+  function wire() {
+    var box = dialog();
+    if (!box || box.hasAttribute("data-wired")) return;
+    box.setAttribute("data-wired", "");
+    box.addEventListener("keydown", onDialogKey);
+    box.addEventListener("click", onDialogClick);
+    box.addEventListener("close", onDialogClose);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
+  else wire();
+})();
