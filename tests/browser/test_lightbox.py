@@ -14,7 +14,6 @@ from tests.support import console_problems, screenshot
 
 pytestmark = [pytest.mark.browser]
 
-FOCUSED_HREF = "document.activeElement && document.activeElement.getAttribute('href')"
 FULL_IMAGE_LOADED = """() => {
     const img = document.querySelector('#lightbox [data-lightbox-image]');
     return img && img.complete && img.naturalWidth > 0 ? img.naturalWidth : 0;
@@ -36,17 +35,22 @@ def detail(row: Generation) -> str:
     return f"/generations/{row.pk}/"
 
 
-def shown_image(page) -> str:
-    return page.locator("#lightbox [data-lightbox-image]").get_attribute("src") or ""
+def image_link(page, row: Generation):
+    """The card's image link (its "Details" link goes to the same page, so not by href alone)."""
+    return page.locator(f".card .visual a[href='{detail(row)}']")
 
 
-def tab_to(page, href: str, limit: int = 60) -> None:
-    """Press Tab until the link to ``href`` has the focus, as a keyboard user would."""
+def expect_shown(page, row: Generation) -> None:
+    expect(page.locator("#lightbox [data-lightbox-image]")).to_have_attribute("src", row.image.url)
+
+
+def tab_to(page, link, limit: int = 60) -> None:
+    """Press Tab until ``link`` has the focus, as a keyboard user would."""
     for _ in range(limit):
         page.keyboard.press("Tab")
-        if page.evaluate(FOCUSED_HREF) == href:
+        if link.evaluate("element => element === document.activeElement"):
             return
-    pytest.fail(f"Tab never reached the link to {href}")
+    pytest.fail("Tab never reached the image link")
 
 
 def test_it_walks_the_filtered_list_with_the_keyboard_alone(live_server, new_page, alice, harbours):
@@ -57,10 +61,10 @@ def test_it_walks_the_filtered_list_with_the_keyboard_alone(live_server, new_pag
     expect(page.locator("article.card")).to_have_count(3)
     dialog = page.locator("#lightbox")
 
-    tab_to(page, detail(third))
+    tab_to(page, image_link(page, third))
     page.keyboard.press("Enter")
     expect(dialog).to_be_visible()
-    assert shown_image(page) == third.image.url
+    expect_shown(page, third)
     assert (
         page.wait_for_function(FULL_IMAGE_LOADED).json_value() == 128
     )  # the full image, not the 64 px thumbnail
@@ -71,28 +75,28 @@ def test_it_walks_the_filtered_list_with_the_keyboard_alone(live_server, new_pag
     screenshot(page, "lightbox")
 
     page.keyboard.press("ArrowRight")  # the forest is not in the filtered list: harbour two is next
-    assert shown_image(page) == second.image.url
+    expect_shown(page, second)
     expect(dialog.locator("[data-lightbox-prompt]")).to_have_text("harbour two <b>at noon</b>")
     expect(dialog.locator("[data-lightbox-who]")).to_have_text("alice")
     page.keyboard.press("ArrowRight")
-    assert shown_image(page) == first.image.url
+    expect_shown(page, first)
     expect(dialog.get_by_role("button", name="Next image")).to_have_attribute(
         "aria-disabled", "true"
     )
     page.keyboard.press("ArrowRight")  # the end of the list: it stays on the last one
-    assert shown_image(page) == first.image.url
+    expect_shown(page, first)
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("ArrowLeft")
-    assert shown_image(page) == third.image.url
+    expect_shown(page, third)
 
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
-    assert page.evaluate(FOCUSED_HREF) == detail(third)
+    expect(image_link(page, third)).to_be_focused()
     page.keyboard.press("Space")  # Space on the focused image link opens it too
     expect(dialog).to_be_visible()
-    assert shown_image(page) == third.image.url
+    expect_shown(page, third)
     page.keyboard.press("Escape")
-    assert page.evaluate(FOCUSED_HREF) == detail(third)
+    expect(image_link(page, third)).to_be_focused()
     assert problems == []
 
 
@@ -106,15 +110,15 @@ def test_it_opens_by_a_click_on_cards_htmx_brought(live_server, new_page, alice,
     page.get_by_role("button", name="Show").click()  # htmx swaps the history: new cards
     expect(page.locator("article.card")).to_have_count(3)
 
-    page.locator(f"#gen-{second.pk} .visual a").click()
+    image_link(page, second).click()
     dialog = page.locator("#lightbox")
     expect(dialog).to_be_visible()
-    assert shown_image(page) == second.image.url
+    expect_shown(page, second)
     dialog.get_by_role("button", name="Next image").click()
-    assert shown_image(page) == first.image.url
+    expect_shown(page, first)
     dialog.get_by_role("button", name="Close the large image").click()
     expect(dialog).to_be_hidden()
-    assert page.evaluate(FOCUSED_HREF) == detail(first)  # the card of the image last shown
+    expect(image_link(page, first)).to_be_focused()  # the card of the image last shown
     assert page.evaluate("window.marker") == 1  # no page load along the way
     assert problems == []
 
@@ -128,15 +132,15 @@ def test_it_opens_on_a_board_page(live_server, new_page, alice, bob, harbours):
     problems = console_problems(page)
     page.goto(f"{live_server.url}/boards/{board.pk}/")
 
-    page.locator(f"#board-item-{first.pk} .visual a").click()
+    image_link(page, first).click()
     dialog = page.locator("#lightbox")
     expect(dialog).to_be_visible()
-    assert shown_image(page) == first.image.url
+    expect_shown(page, first)
     page.keyboard.press("ArrowLeft")
-    assert shown_image(page) == third.image.url
+    expect_shown(page, third)
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
-    assert page.evaluate(FOCUSED_HREF) == detail(third)
+    expect(image_link(page, third)).to_be_focused()  # the image last shown, not the one clicked
     assert problems == []
 
 
@@ -145,5 +149,5 @@ def test_it_links_the_image_to_its_detail_page_without_javascript(
 ):
     page = new_page(alice, javascript=False)
     page.goto(f"{live_server.url}/?q=harbour")
-    page.locator(f"#gen-{harbours[0].pk} .visual a").click()
+    image_link(page, harbours[0]).click()
     expect(page).to_have_url(f"{live_server.url}{detail(harbours[0])}")
