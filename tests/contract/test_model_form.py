@@ -8,7 +8,7 @@ import re
 import pytest
 
 from generations.models import Generation
-from tests.support import beat_refresh
+from tests.support import beat_refresh, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def home(alice_client):
     response = alice_client.get("/")
     assert response.status_code == 200
-    return response.content.decode()
+    return page_text(response)
 
 
 def generate_form(page: str) -> str:
@@ -48,7 +48,7 @@ def test_it_offers_each_imagen_model_with_its_cost_and_default_ratio(sim, alice_
         assert f'data-credits="{credits}"' in tag
         assert f'data-ratio="{ratio}"' in tag
     assert "data-model-select" in page
-    assert "<span data-cost> · 8 credits</span>" in page
+    assert "<span data-cost> · 8 credits </span>" in page
 
 
 def test_it_names_an_unavailable_model_and_offers_the_others(sim, alice_client):

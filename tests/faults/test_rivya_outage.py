@@ -24,6 +24,7 @@ from tests.support import (
     RESERVED_AND_CHARGED,
     finished,
     ledger_entries_of,
+    page_text,
     remote_tasks_for,
     rivya_failing_since,
     wait_for,
@@ -149,8 +150,8 @@ def test_the_pages_say_rivya_is_down_and_the_card_waits(alice, alice_client):
         next_check_at=timezone.now() + timedelta(seconds=20)
     )
     rivya_failing_since(300)
-    home = alice_client.get("/").content.decode()
-    cards = alice_client.get(f"/generations/cards/?id={row.pk}").content.decode()
+    home = page_text(alice_client.get("/"))
+    cards = page_text(alice_client.get(f"/generations/cards/?id={row.pk}"))
     for body in (home, cards):
         assert BANNER in body
         assert "Your images are saved and will be sent as soon as it is back." in body
