@@ -1,5 +1,6 @@
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -22,6 +23,19 @@ class Status(models.TextChoices):
 
 
 UNFINISHED = (Status.QUEUED, Status.SENDING, Status.PROCESSING, Status.DOWNLOADING)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class GenerationQuerySet(models.QuerySet["Generation"]):
+    def update(self, **kwargs: Any) -> int:
+        """Every UPDATE moves ``updated_at`` (Django's ``auto_now`` does so only in ``save()``),
+        so a row's :attr:`Generation.version` changes whenever anything in it does: the card
+        refresh (views.cards) relies on it. Lifecycle steps are conditional UPDATEs; a caller
+        that sets ``updated_at`` itself keeps its value."""
+        kwargs.setdefault("updated_at", timezone.now())
+        return super().update(**kwargs)
 
 
 class Generation(models.Model):
@@ -94,6 +108,8 @@ class Generation(models.Model):
     # Deleting hides a generation; the row stays, because the credit ledger refers to it.
     deleted_at = models.DateTimeField(null=True, blank=True)
 
+    objects = GenerationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-id"]
         constraints = [
@@ -130,6 +146,13 @@ class Generation(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (Status.SUCCEEDED, Status.FAILED)
+
+    @property
+    def version(self) -> str:
+        """What a page saw of this row: ``updated_at`` in whole microseconds since 1970, exact
+        on SQLite and PostgreSQL alike. Any change to the row changes it
+        (:meth:`GenerationQuerySet.update`, ``auto_now`` on save)."""
+        return str((self.updated_at - EPOCH) // timedelta(microseconds=1))
 
 
 class GenerationImage(models.Model):

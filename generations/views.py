@@ -53,6 +53,7 @@ from generations import (
 from generations.forms import GenerateForm
 from generations.models import UNFINISHED, Board, Generation, GenerationImage, Status
 from generations.rivya import ModelInfo
+from generations.templatetags.studio import banner_state
 
 logger = logging.getLogger(__name__)
 
@@ -211,12 +212,41 @@ def _form_errors(request: MemberRequest, form: GenerateForm) -> HttpResponse:
 @login_required
 @require_GET
 def cards(request: MemberRequest) -> HttpResponse:
-    """Every requested card in one response (out-of-band swaps), from one query, and the Rivya
-    banner (out of band too), so it comes and goes by itself while a page waits."""
-    ids = [pk for i in request.GET.getlist("id")[:MAX_REFRESH_IDS] if (pk := row_id(i))]
-    rows = favorites.with_stars(visible_generations().filter(pk__in=ids), request.user)
-    generations = list(rows.order_by("-pk"))
-    return render(request, "generations/home.html#card-updates", {"generations": generations})
+    """The pending cards of a page that changed since it drew them, in one response (out-of-band
+    swaps) from one query, and the Rivya banner (out of band too), so it comes and goes by
+    itself while a page waits. Nothing changed: an empty 204, which htmx does not swap.
+
+    The page sends each card as ``id=<pk>:<version>``, the version the card carries
+    (``Generation.version``: its row's ``updated_at``, which every UPDATE moves), and the
+    banner as ``banner=<state>`` (``banner_state``). A token per card, compared for equality,
+    is exact whatever the order in which workers commit, where "changed after the newest time
+    seen" could miss a row committed late with an earlier time. A card is answered when its
+    version differs; one sent without a version (``id=<pk>``, as before) or with one that is
+    not a version is answered in full, so a page that sends nonsense heals on the next answer
+    rather than getting stuck on a 400 its refresh ignores. Without ``banner`` the banner is
+    always answered. What a card shows that moves with the clock (the time since it was asked
+    for, the wait until the next try) ticks in the page (static/js/app.js), not here. A star
+    given in another tab shows on the next change to the row, or on a reload.
+    """
+    seen = _seen_versions(request.GET.getlist("id")[:MAX_REFRESH_IDS])
+    rows = favorites.with_stars(visible_generations().filter(pk__in=seen), request.user)
+    changed = [g for g in rows.order_by("-pk") if g.version != seen[g.pk]]
+    outage = health.outage()
+    if not changed and request.GET.get("banner") == banner_state(outage):
+        return HttpResponse(status=204)
+    context = {"generations": changed, "rivya_outage": outage}
+    return render(request, "generations/home.html#card-updates", context)
+
+
+def _seen_versions(items: list[str]) -> dict[int, str | None]:
+    """``pk:version`` (or a bare ``pk``) as sent by a page: the version it has of each card.
+    Items whose pk is not a row id are left out, as they always were."""
+    seen: dict[int, str | None] = {}
+    for item in items:
+        pk, _, version = item.partition(":")
+        if (row := row_id(pk)) is not None:
+            seen[row] = version or None
+    return seen
 
 
 @login_required

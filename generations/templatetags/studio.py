@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from django import template
@@ -21,7 +22,29 @@ def elapsed(start: datetime | None, end: datetime | None = None) -> str:
     """A short duration for a card: "4 s", "2 min 5 s", "3 h 10 min"."""
     if start is None:
         return ""
-    seconds = max(0, int(((end or timezone.now()) - start).total_seconds()))
+    return duration(seconds_since(start, end))
+
+
+@register.filter
+def seconds_since(start: datetime | None, end: datetime | None = None) -> int:
+    """Whole seconds from ``start`` to ``end`` (now if not given), never below 0."""
+    if start is None:
+        return 0
+    return max(0, int(((end or timezone.now()) - start).total_seconds()))
+
+
+@register.filter
+def seconds_until(moment: datetime | None) -> int:
+    """Whole seconds until ``moment``, rounded up; 0 when it is now or past."""
+    if moment is None:
+        return 0
+    return max(0, math.ceil((moment - timezone.now()).total_seconds()))
+
+
+@register.filter
+def duration(seconds: int) -> str:
+    """Seconds as a card says them: "4 s", "2 min 5 s", "3 h 10 min". static/js/app.js says
+    a ticking card's time the same way (``duration`` there)."""
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)
@@ -44,6 +67,14 @@ def until(moment: datetime | None) -> str:
     if moment is None or moment <= timezone.now():
         return ""
     return elapsed(timezone.now(), moment)
+
+
+@register.filter
+def banner_state(outage: health.Health | None) -> str:
+    """The Rivya banner in short: "" while it is hidden, else the time it says Rivya stopped
+    working, as it says it. A page sends it back with each refresh (views.cards), which answers
+    the banner again only when this changed: the same state means the same words."""
+    return f"down since {clock(outage.since)}" if outage else ""
 
 
 @register.filter

@@ -3,30 +3,73 @@
   "use strict";
 
   // One request refreshes every pending card on the page; none while the tab is hidden
-  // or when nothing is pending.
+  // or when nothing is pending. The page says what it has (each card's data-version and the
+  // banner's data-state) and gets back only what changed, or an empty 204 (views.cards).
   var REFRESH_MS = 1000;
   var inFlight = false;
 
-  function pendingIds() {
+  function pendingCards() {
     var cards = document.querySelectorAll("[data-pending]");
-    return Array.prototype.map.call(cards, function (el) { return el.getAttribute("data-pending"); });
+    return Array.prototype.map.call(cards, function (el) {
+      return el.getAttribute("data-pending") + ":" + (el.getAttribute("data-version") || "");
+    });
   }
 
   function refreshCards() {
     var holder = document.getElementById("card-refresh");
     if (!holder || inFlight || document.visibilityState !== "visible" || !window.htmx) return;
-    var ids = pendingIds();
+    var cards = pendingCards();
     // A shown Rivya banner keeps the refresh going too: its answer takes the banner away.
     var banner = document.getElementById("rivya-banner");
-    if (!ids.length && !(banner && !banner.hidden)) return;
-    var query = ids.map(function (id) { return "id=" + encodeURIComponent(id); }).join("&");
+    if (!cards.length && !(banner && !banner.hidden)) return;
+    var query = cards.map(function (card) { return "id=" + encodeURIComponent(card); });
+    if (banner) query.push("banner=" + encodeURIComponent(banner.getAttribute("data-state") || ""));
     inFlight = true;
-    window.htmx.ajax("GET", holder.getAttribute("data-url") + "?" + query,
+    window.htmx.ajax("GET", holder.getAttribute("data-url") + "?" + query.join("&"),
                      { source: holder, swap: "none" })
       .finally(function () { inFlight = false; });
   }
 
-  setInterval(refreshCards, REFRESH_MS);
+  // What a card shows that moves with the clock ticks here, so an unchanged card needs no
+  // answer: [data-seconds] is a number of seconds when the server drew it, counting up, or
+  // down with data-ticking="down" (the wait until the next try, whose sentence then becomes
+  // its [data-due-text]). Counted from when the element arrived, so the page's own clock
+  // may be wrong. Said as generations/templatetags/studio.py's duration() says it.
+  var arrived = new WeakMap();
+
+  function duration(seconds) {
+    if (seconds < 60) return seconds + " s";
+    var minutes = Math.floor(seconds / 60);
+    seconds = seconds % 60;
+    if (minutes < 60) return seconds ? minutes + " min " + seconds + " s" : minutes + " min";
+    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+  }
+
+  function noteArrival(root) {
+    var now = performance.now();
+    var found = root.querySelectorAll ? root.querySelectorAll("[data-seconds]") : [];
+    Array.prototype.forEach.call(found, function (el) { if (!arrived.has(el)) arrived.set(el, now); });
+  }
+
+  function tick() {
+    var now = performance.now();
+    Array.prototype.forEach.call(document.querySelectorAll("[data-seconds]"), function (el) {
+      if (!arrived.has(el)) arrived.set(el, now);
+      var passed = Math.floor((now - arrived.get(el)) / 1000);
+      var start = parseInt(el.getAttribute("data-seconds"), 10);
+      if (isNaN(start)) return;
+      if (el.getAttribute("data-ticking") !== "down") {
+        el.textContent = duration(start + passed);
+        return;
+      }
+      var note = el.closest("[data-due-text]");
+      if (start - passed > 0) el.textContent = duration(start - passed);
+      else if (note) note.textContent = note.getAttribute("data-due-text");
+    });
+  }
+
+  if (window.htmx) window.htmx.onLoad(noteArrival);
+  setInterval(function () { tick(); refreshCards(); }, REFRESH_MS);
   document.addEventListener("visibilitychange", refreshCards);
 
   // The prompt's live character counter.
