@@ -61,8 +61,8 @@ def test_it_answers_no_ids_with_no_card_and_the_banner_hidden(alice_client):
     assert response.status_code == 200
     assert card_ids(body) == []
     assert page_text(body).strip() == (
-        '<div id="rivya-banner" class="warning rivya-banner" role="status" hx-swap-oob="true" '
-        "hidden> </div>"
+        '<div id="rivya-banner" class="warning rivya-banner" role="status" data-state="" '
+        'hx-swap-oob="true" hidden> </div>'
     )
 
 

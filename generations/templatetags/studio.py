@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 
 from django import template
@@ -35,10 +34,10 @@ def seconds_since(start: datetime | None, end: datetime | None = None) -> int:
 
 @register.filter
 def seconds_until(moment: datetime | None) -> int:
-    """Whole seconds until ``moment``, rounded up; 0 when it is now or past."""
+    """Whole seconds until ``moment``; 0 when it is less than a second away, or past."""
     if moment is None:
         return 0
-    return max(0, math.ceil((moment - timezone.now()).total_seconds()))
+    return max(0, int((moment - timezone.now()).total_seconds()))
 
 
 @register.filter
@@ -59,14 +58,6 @@ def durationminutes(value: timedelta) -> str:
     """A cool-off period in words: "15 minutes", "1 minute"."""
     minutes = max(1, round(value.total_seconds() / 60))
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
-
-
-@register.filter
-def until(moment: datetime | None) -> str:
-    """How long until ``moment``, as :func:`elapsed` says it; "" when it is now or past."""
-    if moment is None or moment <= timezone.now():
-        return ""
-    return elapsed(timezone.now(), moment)
 
 
 @register.filter
