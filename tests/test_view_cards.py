@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
 
-from generations.models import Favorite, Status
+from generations import lifecycle
+from generations.models import Favorite, Generation, Status
 from generations.rivya import get_client
 from tests.rows import generation
 from tests.support import page_text, rivya_failing_since
@@ -140,3 +142,108 @@ def test_it_keeps_the_members_own_star_on_a_refreshed_card(alice, bob, alice_cli
     Favorite.objects.create(user=alice, generation=row)
     body = alice_client.get(query(row.pk)).content.decode()
     assert 'aria-pressed="true"' in body
+
+
+# -- Only what changed: the page sends what it has, and gets back what is new --------------------
+
+PENDING = re.compile(r'data-pending="(\d+)"\s+data-version="(\d+)"')
+STATE = re.compile(r'<div id="rivya-banner"[^>]*data-state="([^"]*)"')
+
+
+def what_the_page_has(body: str, banner_from: str = "") -> str:
+    """The refresh query app.js sends for a page: each pending card as ``id=<pk>:<version>``,
+    and the banner's state, read from the page as drawn (the banner from ``banner_from`` when
+    an answer has replaced it)."""
+    query = [("id", f"{pk}:{version}") for pk, version in PENDING.findall(body)]
+    state = STATE.search(banner_from or body)
+    assert state, "the page has no banner"
+    return "/generations/cards/?" + urlencode([*query, ("banner", state.group(1))])
+
+
+def test_it_answers_204_with_an_empty_body_when_nothing_changed(alice, alice_client):
+    generation(alice, Status.PROCESSING)
+    generation(alice, Status.QUEUED)
+    response = alice_client.get(what_the_page_has(alice_client.get("/").content.decode()))
+    assert response.status_code == 204
+    assert response.content == b""
+
+
+def test_it_answers_only_the_card_that_changed(alice, alice_client):
+    still = generation(alice, Status.PROCESSING)
+    moving = generation(alice, Status.PROCESSING)
+    refresh = what_the_page_has(alice_client.get("/").content.decode())
+    Generation.objects.filter(pk=moving.pk, status=Status.PROCESSING).update(
+        status=Status.DOWNLOADING, status_note="Rivya finished; saving the image."
+    )
+    body = alice_client.get(refresh).content.decode()
+    assert card_ids(body) == [moving.pk]
+    assert "Rivya finished; saving the image." in body
+    assert f"gen-{still.pk}" not in body
+    assert alice_client.get(what_the_page_has(body)).status_code == 204  # the page is up to date
+
+
+def test_it_answers_a_card_a_worker_finished_with_its_image(alice, alice_client):
+    row = generation(alice, Status.PROCESSING)
+    refresh = what_the_page_has(alice_client.get("/").content.decode())
+    lifecycle.fail(row, "generation_failed", "Rivya could not make this image.")
+    body = alice_client.get(refresh).content.decode()
+    assert card_ids(body) == [row.pk]
+    assert "Rivya could not make this image." in body
+    assert "data-pending" not in body  # finished: the page stops asking for it
+
+
+def test_every_update_of_a_row_moves_its_version(alice):
+    row = generation(alice, Status.PROCESSING)
+    before = Generation.objects.get(pk=row.pk)
+    # A claim-style conditional UPDATE, which Django's auto_now leaves alone by itself.
+    assert Generation.objects.filter(pk=row.pk, status=Status.PROCESSING).update(poll_count=1)
+    after = Generation.objects.get(pk=row.pk)
+    assert after.updated_at > before.updated_at
+    assert after.version != before.version
+
+
+def test_it_answers_the_banner_when_rivya_goes_down(alice, alice_client):
+    generation(alice, Status.QUEUED)
+    page = alice_client.get("/").content.decode()
+    rivya_failing_since(120)
+    response = alice_client.get(what_the_page_has(page))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert card_ids(body) == []  # no card changed; the banner alone
+    assert "has not been working since" in banner(body)
+    assert alice_client.get(what_the_page_has(page, banner_from=body)).status_code == 204
+
+
+def test_it_answers_the_banner_when_rivya_comes_back(alice, alice_client, sim):
+    generation(alice, Status.QUEUED)
+    rivya_failing_since(120)
+    page = alice_client.get("/").content.decode()
+    assert alice_client.get(what_the_page_has(page)).status_code == 204  # still down
+    get_client().get_credits()  # a worker's call succeeds: the client notes it
+    body = alice_client.get(what_the_page_has(page)).content.decode()
+    assert banner(body) == ""
+    assert re.search(r'<div id="rivya-banner"[^>]*hidden', body)
+
+
+@pytest.mark.parametrize("version", ["", "abc", "-1", "\uff11\uff12", "9" * 400, "1:2"])
+def test_it_answers_a_card_in_full_when_its_version_is_not_one(alice, alice_client, version):
+    row = generation(alice, Status.PROCESSING)
+    response = alice_client.get(f"/generations/cards/?id={row.pk}:{version}&banner=")
+    assert response.status_code == 200
+    assert card_ids(response.content.decode()) == [row.pk]
+
+
+def test_it_answers_the_banner_when_its_state_is_not_one(alice_client):
+    response = alice_client.get("/generations/cards/?banner=nonsense")
+    assert response.status_code == 200
+    assert banner(response.content.decode()) == ""
+
+
+def test_it_uses_the_same_few_queries_when_nothing_changed(
+    alice, alice_client, django_assert_num_queries
+):
+    for _ in range(10):
+        generation(alice, Status.PROCESSING)
+    refresh = what_the_page_has(alice_client.get("/").content.decode())
+    with django_assert_num_queries(3):
+        assert alice_client.get(refresh).status_code == 204
