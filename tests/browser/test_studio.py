@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -138,6 +139,54 @@ def test_it_refreshes_a_pending_card_with_one_request_for_all(alice, bob, live_s
     wait_until(page, lambda: len(seen) >= 2)
     expected = sorted(str(r.pk) for r in rows)
     assert [sorted(re.findall(r"id=(\d+)", url)) for url in seen] == [expected] * len(seen)
+
+
+def card_answers(page) -> list[int]:
+    """The status of each card refresh answer the page gets from now on."""
+    seen: list[int] = []
+    page.on("response", lambda r: seen.append(r.status) if "/generations/cards/" in r.url else None)
+    return seen
+
+
+def test_it_turns_a_pending_card_into_its_image_when_the_row_changes(alice, live_server, new_page):
+    row = generation(alice, Status.PROCESSING, created_at=timezone.now() - timedelta(seconds=30))
+    page = new_page(alice)
+    answers = card_answers(page)
+    page.goto(f"{live_server.url}/")
+    card = page.locator(f"#gen-{row.pk}")
+    waited = card.locator(".state [data-seconds]")
+    drawn = waited.inner_text()
+    wait_until(page, lambda: answers.count(204) >= 2)  # nothing changed: empty answers
+    expect(waited).not_to_have_text(drawn)  # the time since it was asked for ticks in the page
+    assert 200 not in answers
+
+    stored = generation(alice, prompt="Where the finished files come from")
+    Generation.objects.filter(pk=row.pk, status=Status.PROCESSING).update(
+        status=Status.SUCCEEDED,
+        image=stored.image.name,
+        thumbnail=stored.thumbnail.name,
+        finished_at=timezone.now(),
+    )
+    page.wait_for_function(IMAGE_LOADED, arg=f"#gen-{row.pk} .visual img")
+    expect(card).to_contain_text("Done")
+    expect(page.locator("[data-pending]")).to_have_count(0)
+    assert 200 in answers
+
+
+def test_it_counts_down_to_the_next_try_in_the_page(alice, live_server, new_page):
+    page = new_page(alice)
+    answers = card_answers(page)
+    next_try = timezone.now() + timedelta(seconds=4)
+    row = generation(alice, Status.QUEUED, submit_attempts=1, next_check_at=next_try)
+    page.goto(f"{live_server.url}/")
+    note = page.locator(f"#gen-{row.pk} .note.waiting")
+    expect(note).to_contain_text("and the next one is in")
+    expect(note).to_have_text(
+        "Waiting for Rivya: attempt 1 did not go through, and the next one is due now.",
+        timeout=8000,
+    )
+    assert answers
+    assert set(answers) == {204}  # the server was not asked to redraw it
 
 
 def test_it_pauses_refreshing_while_the_tab_is_hidden(alice, live_server, new_page):
