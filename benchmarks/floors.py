@@ -65,6 +65,25 @@ def _cards(r: dict[str, Any], b: str) -> list[Row]:
                 _met(ok),
             )
         )
+    return rows + _card_versions(r, b)
+
+
+def _card_versions(r: dict[str, Any], b: str) -> list[Row]:
+    """The refresh with the page's versions (issue 10) beside the old ask for every card."""
+    rows = []
+    for n in (1, 10, 50):
+        old, same, one = r[f"pending_{n}"], r[f"unchanged_{n}"], r[f"one_changed_{n}"]
+        rows.append(
+            (
+                "2 card refresh, versions",
+                b,
+                f"{n} pending: all cards / nothing changed / one changed, bytes",
+                f"{old['bytes']:,} / {same['bytes']:,} / {one['bytes']:,}; p50 "
+                f"{_ms(old['p50_ms'])} / {_ms(same['p50_ms'])} / {_ms(one['p50_ms'])}",
+                "nothing changed: 0 bytes (204)",
+                _met(same["bytes"] == 0),
+            )
+        )
     return rows
 
 
