@@ -405,3 +405,30 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
   else wire();
 })();
+
+// Screen readers hear once, politely, when a card this page was waiting for is done or failed
+// (#announcer); the cards themselves are not live regions, as their elapsed time ticks.
+(function () {
+  "use strict";
+
+  var waiting = {};
+
+  function note(root) {
+    var cards = [];
+    if (root.matches && root.matches("article.card")) cards.push(root);
+    if (root.querySelectorAll) {
+      Array.prototype.push.apply(cards, root.querySelectorAll("article.card"));
+    }
+    cards.forEach(function (card) {
+      if (card.hasAttribute("data-pending")) {
+        waiting[card.id] = true;
+      } else if (waiting[card.id] && card.hasAttribute("data-announce")) {
+        delete waiting[card.id];
+        var announcer = document.getElementById("announcer");
+        if (announcer) announcer.textContent = card.getAttribute("data-announce");
+      }
+    });
+  }
+
+  if (window.htmx) window.htmx.onLoad(note);
+})();

@@ -87,6 +87,9 @@ def test_it_signs_in_and_shows_the_card_at_once_then_the_image(
 
     assert page.evaluate("window.marker") == 1  # the page never navigated
     expect(card).to_contain_text("Done")
+    announcer = page.locator("#announcer")  # said once, politely, to a screen reader
+    expect(announcer).to_have_text("Your image is done: A red kite over green hills")
+    expect(page.locator("#history-list article.card .state[role=status]")).to_have_count(0)
     expect(page.locator("#id_prompt")).to_have_value("A red kite over green hills")
     screenshot(page, "studio-done")
 
