@@ -9,7 +9,13 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from generations.models import Generation, GenerationImage, LedgerEntry, MemberBudget
+from generations.models import (
+    Generation,
+    GenerationImage,
+    LedgerEntry,
+    MemberBudget,
+    MemberPreference,
+)
 
 
 class GenerationImageInline(admin.TabularInline[GenerationImage, Generation]):
@@ -92,3 +98,12 @@ class MemberBudgetAdmin(admin.ModelAdmin[MemberBudget]):
                 f"{obj.user} has already used {obj.used} credits this month, more than the new "
                 f"limit of {obj.monthly_limit}: they cannot generate again until next month.",
             )
+
+
+@admin.register(MemberPreference)
+class MemberPreferenceAdmin(admin.ModelAdmin[MemberPreference]):
+    """A member's language and time zone; a member sets the language with the header's switch,
+    and an admin can set a time zone for a member whose browser's is not the one they want."""
+
+    list_display = ("user", "language", "time_zone")
+    list_select_related = ("user",)

@@ -1,8 +1,11 @@
+import functools
 import uuid
+import zoneinfo
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -216,8 +219,10 @@ class LedgerEntry(models.Model):
 
 def this_month() -> date:
     """The first day of the current month: the budget period now (a new budget starts in it,
-    and ``credits.budget_for`` moves an older one to it)."""
-    return timezone.localdate().replace(day=1)
+    and ``credits.budget_for`` moves an older one to it). The month is the team's
+    (``settings.TIME_ZONE``), never the member's own zone a request shows times in: a request
+    and a worker must agree on which month a charge counts in."""
+    return timezone.localdate(timezone=timezone.get_default_timezone()).replace(day=1)
 
 
 class MemberBudget(models.Model):
@@ -366,3 +371,34 @@ class SearchEntry(models.Model):
 
     def __str__(self) -> str:
         return f"search entry of {self.generation_id}"
+
+
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    """Every IANA time zone name this machine knows (read once: reading them walks a folder)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(name: str) -> None:
+    if name not in time_zone_names():
+        raise ValidationError("%(name)s is not a time zone name.", params={"name": name})
+
+
+class MemberPreference(models.Model):
+    """What a member chose for themselves: the language of the pages and the time zone times are
+    shown in. Empty means not chosen, and the browser's word counts instead
+    (``generations/preferences.py``)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
+    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES)
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="An IANA name such as Asia/Bangkok; empty for the browser's own.",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language or '-'}, {self.time_zone or '-'}"

@@ -27,4 +27,6 @@ urlpatterns = [
     path("generations/<int:pk>/stop/", views.stop_waiting, name="stop-waiting"),
     path("generations/<int:pk>/restore/", views.restore, name="restore"),
     path("generations/<int:pk>/favorite/", views.favorite, name="favorite"),
+    # Django's set_language, also saved with the member's account (issue 13)
+    path("i18n/setlang/", views.set_language, name="set-language"),
 ]

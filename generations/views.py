@@ -31,6 +31,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.views import i18n
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url, reswap, retarget
@@ -45,6 +47,7 @@ from generations import (
     health,
     lifecycle,
     metadata,
+    preferences,
     reuse,
     tasks,
     usage,
@@ -774,3 +777,21 @@ def favorite(request: MemberRequest, pk: int) -> HttpResponse:
         context = {"generation": generation, "starred": starred}
         return render(request, "generations/_favorite_star.html", context)
     return redirect(_back_to_page(request))
+
+
+# -- Language (issue 13) ---------------------------------------------------------------------------
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's ``set_language`` (the language cookie, then back to ``next``), and for a signed-in
+    member the choice is kept with their account too. A language the studio does not offer: 400,
+    nothing changed."""
+    language = request.POST.get("language", "")
+    offered = dict(settings.LANGUAGES)
+    if language not in offered:
+        names = " / ".join(offered.values())
+        return _refuse(400, gettext("Choose one of the studio's languages: %s.") % names)
+    if request.user.is_authenticated:
+        preferences.save_language(request.user, language)
+    return i18n.set_language(request)

@@ -105,9 +105,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The cookie's language, else Accept-Language; after sessions, before CommonMiddleware.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in member's saved language and time zone win over the browser's (needs the user).
+    "generations.preferences.MemberPreferenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -118,7 +122,8 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, loading the member's preferences in the same query.
+    "generations.preferences.MemberBackend",
 ]
 
 ROOT_URLCONF = "imagen_site.urls"
@@ -178,9 +183,15 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "generations:home"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TIME_ZONE", "UTC")
+# Pages in English or Thai: a member's saved choice, else the language cookie, else the browser's
+# Accept-Language (generations/preferences.py). Each language is named in itself in the switch.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("th", "ไทย")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
+# Times are stored in UTC and shown in the member's saved zone, else the one their browser says,
+# else this one, which is also the team's: the month a budget counts in is its month.
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_TZ = True
 
 STATIC_URL = "static/"

@@ -79,5 +79,19 @@ def clock(moment: datetime | None) -> str:
 
 
 @register.filter
+def utc_offset(moment: datetime | None) -> str:
+    """The zone a shown time is in, as its distance from UTC: "UTC+07:00", "UTC-05:00", "UTC"
+    (tz abbreviations are "+07" for much of the world, and ambiguous elsewhere)."""
+    if moment is None:
+        return ""
+    offset = timezone.localtime(moment).utcoffset() or timedelta(0)
+    if not offset:
+        return "UTC"
+    minutes = abs(int(offset.total_seconds())) // 60
+    sign = "+" if offset > timedelta(0) else "-"
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+@register.filter
 def waiting_for_rivya(generation: Generation) -> health.Waiting | None:
     return health.waiting(generation)
