@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from typing import Any, cast
 
@@ -10,6 +11,13 @@ from generations.rivya import ModelInfo
 
 MAX_SEED = 2**32 - 1
 PROMPT_MAX = 5000
+
+
+def western_digits(text: str) -> str:
+    """``text`` with every decimal digit of any script (Thai digits among them) written 0 to 9,
+    so a number typed on a Thai keyboard reads as the same number. Only decimal digits: '²' or
+    '½' are not digits of a number, and stay as they are (to be refused)."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
 
 
 class ModelSelect(forms.Select):
@@ -100,7 +108,7 @@ class GenerateForm(forms.Form):
             )
 
     def clean_seed(self) -> int | None:
-        raw = self.cleaned_data["seed"].strip()
+        raw = western_digits(self.cleaned_data["seed"].strip())
         if not raw:
             return None
         # isascii: '²' is a digit to isdigit() but not a number to int().

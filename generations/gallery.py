@@ -31,6 +31,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from generations import catalog, favorites, search_index
+from generations.forms import western_digits
 from generations.models import UNFINISHED, Favorite, Generation, Status
 
 SEARCH_MAX_CHARS = 200
@@ -38,7 +39,6 @@ SEARCH_MAX_WORDS = 8
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 # The Thai calendar counts from 543 BC: a year in this range was very likely typed in it.
 BUDDHIST_ERA_OFFSET = 543
-THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 PENDING = "pending"
 # The order of the parameters in every link the history makes.
@@ -83,7 +83,7 @@ class DayField(forms.DateField):
             return data
 
     def to_python(self, value: Any) -> date | None:
-        text = str(value or "").strip().translate(THAI_DIGITS)
+        text = western_digits(str(value or "").strip())
         if not text:
             return None
         found = ISO_DATE.fullmatch(text)

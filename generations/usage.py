@@ -12,6 +12,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from generations.errors import ADMIN_CODES, policy_for
+from generations.forms import western_digits
 from generations.models import Generation, LedgerEntry, Status
 
 MAX_DAYS = 366
@@ -37,8 +38,10 @@ class Period:
         if not query.get("start") and not query.get("end"):
             return default
         try:
-            start = date.fromisoformat(query.get("start") or default.start.isoformat())
-            end = date.fromisoformat(query.get("end") or default.end.isoformat())
+            start = date.fromisoformat(
+                western_digits(query.get("start") or default.start.isoformat())
+            )
+            end = date.fromisoformat(western_digits(query.get("end") or default.end.isoformat()))
         except ValueError:
             return cls(
                 default.start,

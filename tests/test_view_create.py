@@ -181,3 +181,18 @@ def test_it_says_how_old_the_balance_is_in_the_fresh_form(alice_client, form_dat
     assert f"As of {read_at}, the team's Rivya account had 3 credits left" in (
         response.content.decode()
     )
+
+
+@pytest.mark.parametrize(("typed", "seed"), [("๔๒", 42), (" ๔2 ", 42), ("๔๒๙๔๙๖๗๒๙๕", 4294967295)])
+def test_it_reads_a_seed_typed_in_thai_digits(alice_client, form_data, enqueued, typed, seed):
+    response = alice_client.post("/generations/", form_data(seed=typed))
+    assert response.status_code == 302
+    assert Generation.objects.get().seed == seed
+
+
+@pytest.mark.parametrize("typed", ["²", "๔²", "๔๒๙๔๙๖๗๒๙๖"])
+def test_it_refuses_what_is_not_a_seed_in_any_digits(alice_client, form_data, typed):
+    response = alice_client.post("/generations/", form_data(seed=typed))
+    assert response.status_code == 400
+    assert "whole number from 0" in response.content.decode()
+    assert not Generation.objects.exists()

@@ -150,3 +150,12 @@ def test_it_says_the_studio_has_not_called_rivya_yet(charlie_client):
     body = charlie_client.get("/usage/").content.decode()
     assert "The studio has not called Rivya yet." in body
     assert "the form offers the documented Imagen 4 models" in body
+
+
+def test_it_reads_dates_typed_in_thai_digits(march_ledger, charlie_client):
+    period = charlie_client.get("/usage/?start=๒๐๒๖-๐๓-๑๑&end=๒๐๒๖-๐๓-๑๑").context["period"]
+    assert (period.start.isoformat(), period.end.isoformat(), period.error) == (
+        "2026-03-11",
+        "2026-03-11",
+        "",
+    )

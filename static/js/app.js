@@ -2,6 +2,16 @@
 (function () {
   "use strict";
 
+  // The browser's time zone, for the server to show times in when the member saved none
+  // (generations/preferences.py checks the name; a page loaded before this is in the site's zone).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    var known = ("; " + document.cookie + ";").indexOf("; time_zone=" + zone + ";") >= 0;
+    if (zone && /^[A-Za-z0-9_+\-\/]+$/.test(zone) && !known) {
+      document.cookie = "time_zone=" + zone + "; path=/; max-age=31536000; samesite=lax";
+    }
+  } catch (error) { /* an old browser without Intl: the site's zone it is */ }
+
   // One request refreshes every pending card on the page; none while the tab is hidden
   // or when nothing is pending. The page says what it has (each card's data-version and the
   // banner's data-state) and gets back only what changed, or an empty 204 (views.cards).
