@@ -27,6 +27,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
@@ -42,6 +43,9 @@ SIZES: dict[str, tuple[int, int]] = {
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BOMB_SIDE = 30_000
 CAPTION_CHARS = 60
+# The Thai letters of Noto Sans Thai's Thai subset, the face the studio serves for Thai.
+THAI_FONT = Path(__file__).parent / "fonts" / "noto-sans-thai-thai-400-normal.woff2"
+THAI_LETTERS = frozenset(chr(code) for code in range(0x0E01, 0x0E5C))
 _SCALE = 4
 RGB = tuple[int, int, int]
 
@@ -147,7 +151,25 @@ def _draw_caption(picture: Image.Image, spec: ArtSpec) -> None:
     band = Image.new("RGBA", (width, size * 3), (10, 10, 20, 140))
     picture.paste(band, (0, height - band.height), band)
     draw = ImageDraw.Draw(picture)
-    draw.text((size, height - 2 * size), text, font=_font(size), fill="white")
+    x, baseline = float(size), height - 1.2 * size  # the two faces share a baseline
+    for run, thai in script_runs(text):
+        font = _thai_font(size) if thai else _font(size)
+        draw.text((x, baseline), run, font=font, fill="white", anchor="ls")
+        x += draw.textlength(run, font=font)
+
+
+def script_runs(text: str) -> Iterator[tuple[str, bool]]:
+    """``text`` cut where it changes between Thai and other letters: (run, is Thai). A space
+    stays with the run before it (the Thai face has no Latin letters, Pillow's own no Thai)."""
+    run, thai = "", False
+    for char in text:
+        is_thai = char in THAI_LETTERS if not char.isspace() else thai
+        if run and is_thai != thai:
+            yield run, thai
+            run = ""
+        run, thai = run + char, is_thai
+    if run:
+        yield run, thai
 
 
 @functools.cache
@@ -156,6 +178,12 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     if not isinstance(font, ImageFont.FreeTypeFont):  # Pillow built without FreeType
         raise RuntimeError("Pillow needs FreeType to caption the pictures")
     return font
+
+
+@functools.cache
+def _thai_font(size: int) -> ImageFont.FreeTypeFont:
+    """Noto Sans Thai, the studio's Thai face (fonts/OFL.txt); FreeType reads its woff2."""
+    return ImageFont.truetype(str(THAI_FONT), size=size)
 
 
 class ImageCache:

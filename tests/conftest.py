@@ -20,7 +20,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 
-from generations import health, rivya
+from generations import catalogues, health, rivya
 from imagen_site.celery import app as celery_app
 from rivya_sim import Simulator
 from tests.support import CLOSED_PORT_URL, TEST_API_KEY, make_user, signed_in
@@ -33,11 +33,14 @@ celery_app.conf.update(task_default_queue=f"test-{uuid.uuid4().hex[:8]}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Settings do no I/O: make the folder the SQLite test database lives in, so a bare
-    ``pytest`` works on a fresh clone (script/bootstrap makes ``var/`` for the app)."""
+    """Settings do no I/O: make the folder the SQLite test database lives in, and compile the
+    translations, so a bare ``pytest`` works on a fresh clone (as after script/bootstrap)."""
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3"):
         Path(database["TEST"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # The .mo files are build products (git ignores them): a fresh clone's tests compile them,
+    # as script/bootstrap does, before any translation is read.
+    catalogues.compile_all()
 
 
 @pytest.fixture(autouse=True)

@@ -89,3 +89,37 @@ def test_the_budget_month_is_the_teams_whatever_zone_a_page_shows(settings):
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(timezone, "now", lambda: late_march)
             assert this_month().isoformat() == "2026-03-01"
+
+
+# -- The language ----------------------------------------------------------------------------------
+
+THAI_HEADER = ("สตูดิโอ</a>", "บอร์ด</a>", ">ออกจากระบบ</button>", 'aria-label="ภาษา"')
+
+
+def test_a_thai_member_sees_the_header_in_thai_whatever_the_browser_says(alice, alice_client):
+    MemberPreference.objects.create(user=alice, language="th")
+    alice_client.cookies["django_language"] = "en"
+    body = page_text(alice_client.get("/boards/", headers={"Accept-Language": "en"}))
+    assert '<html lang="th">' in body
+    assert all(words in body for words in THAI_HEADER)
+    assert ">Sign out<" not in body
+
+
+def test_a_member_who_never_chose_gets_the_browsers_language(alice, alice_client):
+    body = page_text(alice_client.get("/boards/", headers={"Accept-Language": "th"}))
+    assert '<html lang="th">' in body
+    assert all(words in body for words in THAI_HEADER)
+
+
+def test_a_choice_made_on_one_browser_follows_the_member_to_another(alice, alice_client):
+    alice_client.post("/i18n/setlang/", {"language": "th", "next": "/boards/"})
+    assert '<html lang="th">' in page_text(alice_client.get("/boards/"))
+    other_browser = Client()
+    other_browser.force_login(alice)
+    assert '<html lang="th">' in page_text(other_browser.get("/boards/"))
+
+
+def test_the_switch_goes_back_to_the_page_it_was_on(alice_client):
+    body = page_text(alice_client.get("/boards/?page=2"))
+    assert 'action="/i18n/setlang/"' in body
+    assert '<input type="hidden" name="next" value="/boards/?page=2">' in body

@@ -8,6 +8,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from tests.support import page_text
+
 pytestmark = pytest.mark.django_db
 
 WRONG = "not-the-password"
@@ -76,7 +78,8 @@ def test_it_locks_out_an_unknown_user_with_the_same_page(alice, client):
 
 def without_token(page: bytes) -> str:
     """The page with its per-session CSRF token blanked, the only part that may differ."""
-    return re.sub(r'"X-CSRFToken": "[^"]*"', "", page.decode())
+    blanked = re.sub(r'"X-CSRFToken": "[^"]*"', "", page.decode())
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", blanked)
 
 
 def test_it_does_not_lock_out_before_the_limit(alice, client):
@@ -95,3 +98,61 @@ def test_it_signs_out_with_a_post(alice_client):
 def test_it_does_not_sign_out_on_a_get(alice, alice_client):
     assert alice_client.get("/accounts/logout/").status_code == 405
     assert alice_client.get("/").context["user"] == alice
+
+
+# -- In Thai (issue 13) ----------------------------------------------------------------------------
+
+THAI_BROWSER = {"Accept-Language": "th-TH,th;q=0.9,en;q=0.5"}
+SWITCH_BUTTON = re.compile(
+    r'<button type="submit" name="language" value="(\w+)" lang="\1"([^>]*)>([^<]*)<'
+)
+
+
+def switch_buttons(body: str) -> dict[str, tuple[str, bool]]:
+    """The language switch's buttons: language -> (its name as shown, whether it is current)."""
+    return {
+        code: (name, "aria-current" in rest) for code, rest, name in SWITCH_BUTTON.findall(body)
+    }
+
+
+def test_it_speaks_thai_to_a_browser_that_asks_for_it(client):
+    body = page_text(client.get("/accounts/login/", headers=THAI_BROWSER))
+    assert '<html lang="th">' in body
+    assert "<title> เข้าสู่ระบบ · Imagen Studio </title>" in body
+    assert "<h1>เข้าสู่ระบบ</h1>" in body
+    assert "สตูดิโอ Imagen 4 ของทีมคุณ" in body
+    assert ">ชื่อผู้ใช้</label>" in body
+    assert ">รหัสผ่าน</label>" in body
+    assert switch_buttons(body) == {"en": ("English", False), "th": ("ไทย", True)}
+    assert "Sign in" not in body
+
+
+def test_it_speaks_english_by_default_and_names_each_language_in_itself(client):
+    body = page_text(client.get("/accounts/login/"))
+    assert '<html lang="en">' in body
+    assert "<h1>Sign in</h1>" in body
+    assert switch_buttons(body) == {"en": ("English", True), "th": ("ไทย", False)}
+
+
+def test_the_language_cookie_wins_over_the_browsers_language(client):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    body = page_text(client.get("/accounts/login/", headers=THAI_BROWSER))
+    assert '<html lang="en">' in body
+
+
+def test_it_refuses_a_wrong_password_in_thai(alice, client):
+    response = client.post(
+        "/accounts/login/", {"username": "alice", "password": WRONG}, headers=THAI_BROWSER
+    )
+    assert "กรุณาใส่" in response.content.decode()  # Django's own Thai
+
+
+def test_it_says_the_lockout_in_thai_with_its_minutes(alice, client):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        locked = client.post(
+            "/accounts/login/", {"username": "alice", "password": WRONG}, headers=THAI_BROWSER
+        )
+    body = page_text(locked)
+    assert locked.status_code == 429
+    assert "<h1>ลองเข้าสู่ระบบหลายครั้งเกินไป</h1>" in body
+    assert "รออีก 15 นาที แล้วลองใหม่" in body

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from django import template
 from django.utils import dateformat, timezone
+from django.utils.translation import ngettext
 
 from generations import catalog, health
 from generations.models import Generation
@@ -57,7 +58,7 @@ def duration(seconds: int) -> str:
 def durationminutes(value: timedelta) -> str:
     """A cool-off period in words: "15 minutes", "1 minute"."""
     minutes = max(1, round(value.total_seconds() / 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return ngettext("%(minutes)d minute", "%(minutes)d minutes", minutes) % {"minutes": minutes}
 
 
 @register.filter
