@@ -51,8 +51,9 @@ def chromium_or_skip() -> str | None:
 def new_page(
     live_server: Any, transactional_db: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[NewPage]:
-    """``new_page(user=None, javascript=True)``: a page in a fresh Chromium profile, signed in
-    as ``user`` when one is given (by session cookie, which is what signing in leaves behind)."""
+    """``new_page(user=None, javascript=True, **options)``: a page in a fresh Chromium profile,
+    signed in as ``user`` when one is given (by session cookie, which is what signing in leaves
+    behind); ``options`` go to Playwright's context (``timezone_id``, ``locale``)."""
     executable = chromium_or_skip()
     # Playwright's sync API keeps an event loop on this thread; Django would then refuse the
     # ORM calls the test itself makes, although nothing here is asynchronous.
@@ -62,7 +63,7 @@ def new_page(
     contexts: list[Any] = []
     with sync_playwright() as playwright:
 
-        def make(user: User | None = None, *, javascript: bool = True) -> Any:
+        def make(user: User | None = None, *, javascript: bool = True, **options: Any) -> Any:
             if executable is None:
                 pytest.fail(f"{INSTALL_HINT} CI must run the browser tests, so this fails.")
             context = playwright.chromium.launch_persistent_context(
@@ -71,6 +72,7 @@ def new_page(
                 args=CHROMIUM_ARGS,
                 java_script_enabled=javascript,
                 viewport={"width": 1200, "height": 900},
+                **options,  # e.g. timezone_id, locale
             )
             contexts.append(context)
             context.set_default_timeout(TIMEOUT_MS)
