@@ -46,8 +46,9 @@ def test_a_known_string_reads_in_thai():
         )
 
 
-def test_every_thai_entry_is_translated_and_none_is_fuzzy_or_obsolete():
-    catalogue = catalogues.read(THAI)
+@pytest.mark.parametrize("po", catalogues.po_files(), ids=lambda po: po.parts[-3])
+def test_every_entry_is_translated_and_none_is_fuzzy_or_obsolete(po):
+    catalogue = catalogues.read(po)
     assert catalogue.percent_translated() == 100
     assert [e.msgid for e in catalogue.fuzzy_entries()] == []
     # makemessages marks a msgid that left the code obsolete: drop it from the catalogue.
