@@ -124,6 +124,9 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     # Django's ModelBackend, loading the member's preferences in the same query.
     "generations.preferences.MemberBackend",
+    # Still listed so that sessions signed in before MemberBackend existed stay valid (a session
+    # names the backend that signed it in); they read preferences with one more query.
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "imagen_site.urls"
