@@ -10,6 +10,7 @@ its helpers from here); rows put straight into the database are in ``tests/rows.
   ``run_until_finished``).
 - Both sides of the outcome: our ledger (``ledger_entries_of``), stored images and files
   (``images_of``, ``media_files``), and the simulator's record (``remote_tasks_for``).
+- Budgets: ``month_name`` (as messages name this month).
 - ``png_bytes``, ``screenshot``, ``console_problems``; ``lightbox_links`` of a page.
 """
 
@@ -28,11 +29,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
-from django.utils import timezone
+from django.utils import formats, timezone
 from PIL import Image, PngImagePlugin
 
 from generations import catalog, health, lifecycle, tasks
-from generations.models import Generation, GenerationImage, LedgerEntry
+from generations.models import Generation, GenerationImage, LedgerEntry, this_month
 
 TEST_API_KEY = "rvya_sk_test_0123456789"
 CLOSED_PORT_URL = "http://127.0.0.1:9"
@@ -166,6 +167,11 @@ def run_until_finished(
 
 
 # -- Both sides of the outcome ---------------------------------------------------------------------
+
+
+def month_name() -> str:
+    """This month's name as the budget line and the refusals say it ("November")."""
+    return formats.date_format(this_month(), "F")
 
 
 def ledger_entries_of(generation: Generation) -> list[tuple[str, int]]:

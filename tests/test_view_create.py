@@ -13,7 +13,7 @@ from django.utils import timezone
 from generations import health
 from generations.catalog import DOCUMENTED_MODELS
 from generations.models import Generation, LedgerEntry, MemberBudget, Status
-from tests.support import kept_balance
+from tests.support import kept_balance, month_name
 
 pytestmark = pytest.mark.django_db
 
@@ -132,7 +132,7 @@ def test_it_refuses_a_member_over_budget_with_the_numbers(alice, alice_client, f
     MemberBudget.objects.create(user=alice, monthly_limit=20, used=16, period=this_month())
     response = alice_client.post("/generations/", form_data())
     assert response.status_code == 400
-    message = "This costs 8 credits, but you have 4 of your 20 credits left"
+    message = f"This needs 8 credits; 4 of 20 are left in {month_name()}."
     assert message in response.content.decode()
     assert Generation.objects.count() == 0
     assert MemberBudget.objects.get(user=alice).used == 16
