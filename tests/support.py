@@ -10,7 +10,8 @@ its helpers from here); rows put straight into the database are in ``tests/rows.
   ``run_until_finished``).
 - Both sides of the outcome: our ledger (``ledger_entries_of``), stored images and files
   (``images_of``, ``media_files``), and the simulator's record (``remote_tasks_for``).
-- Budgets: ``month_name`` (as messages name this month).
+- Budgets: ``month_name`` (as messages name this month); the form and what it shows:
+  ``form_html``, ``is_shown``.
 - ``png_bytes``, ``screenshot``, ``console_problems``; ``lightbox_links`` of a page.
 """
 
@@ -60,6 +61,20 @@ def page_text(response: Any) -> str:
     templates break long sentences over lines, and a test reads the sentence."""
     body = response if isinstance(response, str) else response.content.decode()
     return re.sub(r"\s+", " ", body)
+
+
+def form_html(response: Any) -> str:
+    """The generate form of a page, as ``page_text`` reads it."""
+    body = page_text(response)
+    start = body.index('id="generate-form"')
+    return body[start : body.index("</form>", start)]
+
+
+def is_shown(html: str, marker: str) -> bool:
+    """Whether the element carrying the attribute ``marker`` is shown: no ``hidden`` in its tag."""
+    tag = re.search(rf"<[^>]*\s{marker}[\s>][^>]*>?", html)
+    assert tag is not None, f"{marker} is not on the page"
+    return not re.search(r"\shidden[\s>=]", tag.group(0))
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:
