@@ -12,7 +12,8 @@ its helpers from here); rows put straight into the database are in ``tests/rows.
   (``images_of``, ``media_files``), and the simulator's record (``remote_tasks_for``).
 - Budgets: ``month_name`` (as messages name this month); the form and what it shows:
   ``form_html``, ``is_shown``.
-- ``png_bytes``, ``screenshot``, ``console_problems``; ``lightbox_links`` of a page.
+- ``png_bytes``, ``screenshot``, ``console_problems``; ``lightbox_links`` of a page;
+  ``settings_refused``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import io
 import os
 import re
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -75,6 +78,20 @@ def is_shown(html: str, marker: str) -> bool:
     tag = re.search(rf"<[^>]*\s{marker}[\s>][^>]*>?", html)
     assert tag is not None, f"{marker} is not on the page"
     return not re.search(r"\shidden[\s>=]", tag.group(0))
+
+
+def settings_refused(env: dict[str, str]) -> str:
+    """What a fresh process that loads the settings with ``env`` says as it fails to start."""
+    started = subprocess.run(
+        [sys.executable, "-c", "import imagen_site.settings"],
+        env={**os.environ, **env},
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert started.returncode != 0, "the settings loaded"
+    return started.stderr
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:
