@@ -145,6 +145,17 @@ def test_it_leaves_a_fresh_claim_of_another_worker_alone(admin, alice, mailoutbo
     assert mailoutbox == []
 
 
+def test_it_sends_nothing_when_another_worker_claimed_it_after_we_looked(admin, alice, mailoutbox):
+    budget_of(alice, 100, 80)
+    with mock.patch("generations.alerts._sent_or_being_sent", return_value=set()):
+        assert alerts.send_due() == 1  # the other worker, which looked at the same moment
+        assert alerts.send_due() == 0  # its INSERT is refused, and the claim is fresh
+        let_claims_run_out()
+        AlertSent.objects.update(sent_at=timezone.now())
+        assert alerts.send_due() == 0  # sent: never taken over, however old the claim
+    assert len(mailoutbox) == 1
+
+
 def test_it_claims_nothing_while_no_admin_has_an_email_address(charlie, alice, mailoutbox):
     budget_of(alice, 100, 100)
     assert alerts.send_due() == 0
