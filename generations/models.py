@@ -254,6 +254,8 @@ class TeamBudget(MonthlyBudget):
 
     ID = 1
 
+    id = models.PositiveSmallIntegerField(primary_key=True, default=ID, editable=False)
+
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=1), name="one_team_budget")]
 

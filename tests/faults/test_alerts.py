@@ -25,7 +25,8 @@ EXPECTED = [
     "[Imagen Studio] alice has used 80 % of their monthly budget",
 ]
 # Every balance Rivya (the simulator: 100,000 credits) reports is under this.
-ALERTS = {"LOW_BALANCE_CREDITS": "1000000"}
+LOW_BALANCE = "1000000"
+FILE_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 
 
 def mailed_subjects(folder: Path) -> list[str]:
@@ -57,8 +58,16 @@ def test_it_mails_each_threshold_once_with_real_workers_under_retries(
     TeamBudget.objects.create(monthly_limit=48, period=this_month())
 
     # 1. The mail server refuses connections: every alert is claimed, none is sent.
-    down = {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(free_port()), "EMAIL_USE_TLS": "false"}
-    first = [workers.start(**ALERTS, **down) for _ in range(2)]
+    closed = str(free_port())
+    first = [
+        workers.start(
+            LOW_BALANCE_CREDITS=LOW_BALANCE,
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=closed,
+            EMAIL_USE_TLS="false",
+        )
+        for _ in range(2)
+    ]
     for _ in range(5):  # Alice reaches 80 % and 100 % of her 40; the team 80 % of its 48
         assert alice_client.post("/generations/", form_data()).status_code == 302
     assert bob_client.post("/generations/", form_data()).status_code == 302  # the team's 100 %
@@ -74,13 +83,14 @@ def test_it_mails_each_threshold_once_with_real_workers_under_retries(
     # 2. The mail server is back, and the claims are older than ALERT_RESEND_AFTER_SECONDS:
     # 20 runs of the task on two workers of four threads each race to send them again.
     mail = tmp_path / "mail"
-    file_backend = {
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(mail),
-    }
     AlertSent.objects.update(claimed_at=timezone.now() - timedelta(hours=1))
     ring_alerts(20)  # waiting in the broker: eight threads take eight at once as they start
-    second = [workers.start(**ALERTS, **file_backend) for _ in range(2)]
+    second = [
+        workers.start(
+            LOW_BALANCE_CREDITS=LOW_BALANCE, EMAIL_BACKEND=FILE_BACKEND, EMAIL_FILE_PATH=str(mail)
+        )
+        for _ in range(2)
+    ]
     wait_for(lambda: alert_runs(second) >= 2 + 20, timeout=60)
     assert mailed_subjects(mail) == EXPECTED
     assert not AlertSent.objects.filter(sent_at__isnull=True).exists()
