@@ -1,6 +1,6 @@
-"""The Django admin. Generations, their images and the ledger are records: read-only here. The
-one thing an admin sets is a member's monthly limit; what was used, and in which period, the
-ledger owns."""
+"""The Django admin. Generations, their images, the ledger and the alerts sent are records:
+read-only here. What an admin sets is a member's monthly limit and the team's monthly cap (one
+row, beside the members' budgets); what was used, and in which period, the ledger owns."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from generations.credits import team_budget
 from generations.models import (
+    AlertSent,
     Generation,
     GenerationImage,
     LedgerEntry,
     MemberBudget,
     MemberPreference,
+    MonthlyBudget,
+    TeamBudget,
 )
 
 
@@ -79,6 +83,15 @@ class LedgerEntryAdmin(admin.ModelAdmin[LedgerEntry]):
         return False
 
 
+def warn_if_used_up(request: HttpRequest, budget: MonthlyBudget, who: str) -> None:
+    if budget.monthly_limit is not None and budget.monthly_limit < budget.used:
+        messages.warning(
+            request,
+            f"{who} already used {budget.used} credits this month, more than the new limit "
+            f"of {budget.monthly_limit}: no more generations until next month.",
+        )
+
+
 @admin.register(MemberBudget)
 class MemberBudgetAdmin(admin.ModelAdmin[MemberBudget]):
     list_display = ("user", "monthly_limit", "used", "period")
@@ -92,12 +105,45 @@ class MemberBudgetAdmin(admin.ModelAdmin[MemberBudget]):
 
     def save_model(self, request: HttpRequest, obj: MemberBudget, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if obj.monthly_limit is not None and obj.monthly_limit < obj.used:
-            messages.warning(
-                request,
-                f"{obj.user} has already used {obj.used} credits this month, more than the new "
-                f"limit of {obj.monthly_limit}: they cannot generate again until next month.",
-            )
+        warn_if_used_up(request, obj, f"{obj.user} has")
+
+
+@admin.register(TeamBudget)
+class TeamBudgetAdmin(admin.ModelAdmin[TeamBudget]):
+    """The one row of the team's cap; it exists from the first look (``credits.team_budget``)."""
+
+    list_display = ("__str__", "monthly_limit", "used", "period")
+    list_editable = ("monthly_limit",)
+    readonly_fields = ("used", "period")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        team_budget()  # the row, in this month: the list always has the one to edit
+        return super().get_queryset(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: TeamBudget, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        warn_if_used_up(request, obj, "The team has")
+
+
+@admin.register(AlertSent)
+class AlertSentAdmin(admin.ModelAdmin[AlertSent]):
+    """Which alerts went to the admins; one claimed and not sent yet has no "sent at"."""
+
+    list_display = ("claimed_at", "kind", "subject", "period", "threshold", "sent_at")
+    list_filter = ("kind", "period")
+    readonly_fields = ("kind", "subject", "period", "threshold", "claimed_at", "sent_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(MemberPreference)

@@ -64,6 +64,11 @@ def _rows() -> dict[str, Kept]:
     return rows
 
 
+def _kept_row(key: str) -> Kept | None:
+    row = RivyaSnapshot.objects.filter(key=key).first()
+    return Kept(row.value, row.fetched_at) if row else None
+
+
 def keep(key: str, value: Any, at: datetime | None = None) -> None:
     """Keep ``value`` under ``key``, unless a newer copy is kept already (another worker's)."""
     at = at or timezone.now()
@@ -97,9 +102,10 @@ def refresh_balance() -> bool:
     return True
 
 
-def balance() -> Kept | None:
-    """The last balance Rivya told us (``value`` is the credits), or None if it never did."""
-    found = kept(BALANCE)
+def balance(*, fresh: bool = False) -> Kept | None:
+    """The last balance Rivya told us (``value`` is the credits), or None if it never did.
+    ``fresh`` reads the kept row itself, not this process's copy of a few seconds ago."""
+    found = _kept_row(BALANCE) if fresh else kept(BALANCE)
     credits = found.value.get("credits") if found and isinstance(found.value, dict) else None
     if found is None or isinstance(credits, bool) or not isinstance(credits, int):
         return None

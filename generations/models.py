@@ -225,12 +225,10 @@ def this_month() -> date:
     return timezone.localdate(timezone=timezone.get_default_timezone()).replace(day=1)
 
 
-class MemberBudget(models.Model):
-    """A member's monthly credit limit. No row, or no limit, means the team balance is the limit."""
+class MonthlyBudget(models.Model):
+    """A monthly credit limit and what was reserved or spent against it in ``period``. A row whose
+    period is an older month counts as nothing used (``credits`` moves it on at the next debit)."""
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget"
-    )
     monthly_limit = models.PositiveIntegerField(
         null=True, blank=True, help_text="Credits a month; empty for no limit."
     )
@@ -239,8 +237,66 @@ class MemberBudget(models.Model):
     )
     used = models.PositiveIntegerField(default=0, help_text="Credits reserved or spent this month.")
 
+    class Meta:
+        abstract = True
+
+
+class MemberBudget(MonthlyBudget):
+    """A member's monthly credit limit. No row, or no limit, means the team balance is the limit."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget"
+    )
+
     def __str__(self) -> str:
         return f"{self.user}: {self.used}/{self.monthly_limit or '∞'} in {self.period:%Y-%m}"
+
+
+class TeamBudget(MonthlyBudget):
+    """The team's monthly cap: one row (id 1), debited in the same transaction as the member's
+    budget by every reservation, so that all members together stay within it. No limit set
+    means only the members' budgets and Rivya's balance apply."""
+
+    ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=ID, editable=False)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="one_team_budget")]
+
+    def __str__(self) -> str:
+        return f"Team: {self.used}/{self.monthly_limit or '∞'} in {self.period:%Y-%m}"
+
+
+class AlertSent(models.Model):
+    """An alert mail to the admins, claimed by the INSERT of this row before it is sent (the
+    unique constraint lets one worker claim it, once per kind, subject, period and threshold).
+    ``sent_at`` is set after the mail went out; a row still without it after
+    ``ALERT_RESEND_AFTER_SECONDS`` is claimed again and resent (generations/alerts.py)."""
+
+    class Kind(models.TextChoices):
+        MEMBER = "member", "Member's budget"
+        TEAM = "team", "Team's cap"
+        BALANCE = "balance", "Rivya balance"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    subject = models.CharField(max_length=64, blank=True, help_text="The member's id, if any.")
+    period = models.DateField(help_text="The month the alert is about.")
+    threshold = models.PositiveIntegerField(help_text="Per cent of the budget, or credits.")
+    claimed_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "alert sent"
+        verbose_name_plural = "alerts sent"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "subject", "period", "threshold"], name="one_alert_per_threshold"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject} {self.period:%Y-%m} {self.threshold}"
 
 
 class WebhookEvent(models.Model):

@@ -17,7 +17,7 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from generations import catalog, health, lifecycle
+from generations import alerts, catalog, health, lifecycle
 from generations.models import Status
 
 logger = logging.getLogger(__name__)
@@ -88,9 +88,22 @@ def schedule(step: lifecycle.Next | None, generation_id: int) -> None:
 
 
 def enqueue_submit(generation_id: int) -> None:
-    """Ring the doorbell for a new generation. If the broker is down the row is safe in the
-    database, and the reconciler sends it once the broker is back."""
+    """Ring the doorbell for a new generation, and for the alerts its reservation may have made
+    due. If the broker is down the row is safe in the database, and the reconciler sends it
+    once the broker is back (and beat checks the alerts)."""
     send(submit_generation, generation_id)
+    ring(send_alerts)
+
+
+def ring(task: Task) -> bool:  # type: ignore[type-arg]
+    """Enqueue a task that takes no arguments; False (logged) if the broker cannot be reached:
+    beat runs it again at its next turn."""
+    try:
+        task.delay()
+    except BROKER_DOWN as exc:
+        logger.warning("Could not enqueue %s: %s; beat runs it again", task.name, exc)
+        return False
+    return True
 
 
 def is_retry(task: Task) -> bool:  # type: ignore[type-arg]
@@ -162,7 +175,17 @@ def refresh_models() -> bool:
 
 @shared_task(acks_late=True)
 def refresh_balance() -> bool:
-    return health.refresh_balance()
+    refreshed = health.refresh_balance()
+    if refreshed:
+        ring(send_alerts)  # a balance under LOW_BALANCE_CREDITS is told at once
+    return refreshed
+
+
+@shared_task(base=Task, **TASK_OPTIONS)  # base named: it types the decorator
+def send_alerts() -> int:
+    """Alerts to the admins: each claimed by a unique row before it is sent, so reruns and
+    parallel runs send it once (generations/alerts.py)."""
+    return alerts.send_due()
 
 
 @worker_ready.connect

@@ -135,8 +135,22 @@ def _balance_context(cost: int) -> dict[str, object]:
     }
 
 
-def _form_context(form: GenerateForm) -> dict[str, object]:
-    """What the form shows: only what workers last learned from Rivya (no request asks it)."""
+def _budget_context(user: AbstractBaseUser, cost: int) -> dict[str, object]:
+    """The member's budget beside the Generate button (one query): what is left this month, and
+    whether the chosen cost takes it to ``WARN_PERCENT`` or past its end. app.js redoes the two
+    sums when the member picks another model."""
+    budget = credits.member_standing(user)
+    return {
+        "budget": budget,
+        "budget_near": budget.near(cost),
+        "budget_over": budget.over(cost),
+        "budget_warn_percent": credits.WARN_PERCENT,
+    }
+
+
+def _form_context(form: GenerateForm, user: AbstractBaseUser) -> dict[str, object]:
+    """What the form shows: only what workers last learned from Rivya (no request asks it), and
+    the member's budget."""
     models = list(form.models.values())
     cost = _chosen_cost(form)
     return {
@@ -145,6 +159,7 @@ def _form_context(form: GenerateForm) -> dict[str, object]:
         "unavailable_models": catalog.unoffered_models(),
         "cost": cost,
         **_balance_context(cost),
+        **_budget_context(user, cost),
     }
 
 
@@ -165,7 +180,7 @@ def home(request: MemberRequest) -> HttpResponse:
             push_url(response, f"{reverse('generations:home')}?{history['history_query']}")
         return response
     reused = reuse.form_initial(request, visible_generations())  # ?reuse=<pk>: issue 11
-    context = {**_form_context(_new_form(reused)), **history}
+    context = {**_form_context(_new_form(reused), request.user), **history}
     return render(request, "generations/home.html", context, status=status)
 
 
@@ -198,17 +213,17 @@ def create(request: MemberRequest) -> HttpResponse:
         messages.success(request, "Your image is on its way.")
         return redirect("generations:home")
     kept = {k: str(v) for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
-    form_context = _form_context(_new_form(kept))
+    form_context = _form_context(_new_form(kept), request.user)
     context = {**form_context, "generation": generation, "oob_form": True}
     return render(request, "generations/home.html#created", context)
 
 
 def _form_errors(request: MemberRequest, form: GenerateForm) -> HttpResponse:
     if request.htmx:
-        context = _form_context(form)
+        context = _form_context(form, request.user)
         response = render(request, "generations/home.html#generate-form", context)
         return reswap(retarget(response, "#generate-form"), "outerHTML")
-    context = {**_form_context(form), **_history(request)}
+    context = {**_form_context(form, request.user), **_history(request)}
     return render(request, "generations/home.html", context, status=400)
 
 

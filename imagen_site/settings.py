@@ -332,6 +332,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "refresh-rivya-models": {"task": "generations.tasks.refresh_models", **_REFRESH},
     "refresh-rivya-balance": {"task": "generations.tasks.refresh_balance", **_REFRESH},
+    # Alerts to the admins (generations/alerts.py): sends what is due and resends what failed.
+    "send-alerts": {
+        "task": "generations.tasks.send_alerts",
+        "schedule": env_float("ALERTS_EVERY_SECONDS", 60.0),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -350,6 +355,37 @@ SUBMIT_MAX_ATTEMPTS = env_int("SUBMIT_MAX_ATTEMPTS", 6)
 POLL_MAX_ERRORS = env_int("POLL_MAX_ERRORS", 8)
 # A member's credit budget per calendar month; 0 means no budget (the team balance still applies).
 DEFAULT_MONTHLY_BUDGET = env_int("DEFAULT_MONTHLY_BUDGET", 0)
+
+# Alerts by email to the admins (is_staff users with an email; generations/alerts.py): a member
+# past 80 % and 100 % of their budget, the team past 80 % and 100 % of its cap, and Rivya's
+# balance under LOW_BALANCE_CREDITS (0: no balance alert). An alert claimed but not sent (the
+# mail server refused it, the worker died) is sent again after ALERT_RESEND_AFTER_SECONDS.
+LOW_BALANCE_CREDITS = env_int("LOW_BALANCE_CREDITS", 0)
+ALERT_RESEND_AFTER_SECONDS = env_int("ALERT_RESEND_AFTER_SECONDS", 300)
+for _name, _value in (
+    ("LOW_BALANCE_CREDITS", LOW_BALANCE_CREDITS),
+    ("ALERT_RESEND_AFTER_SECONDS", ALERT_RESEND_AFTER_SECONDS),
+):
+    if _value < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 or more, not {_value}")
+# Email: printed by the console backend on the embedded default; with EMAIL_HOST set, sent by
+# SMTP. EMAIL_BACKEND overrides either (the tests use the file backend, EMAIL_FILE_PATH).
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)  # a mail server that hangs must not hold a worker
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
+EMAIL_SUBJECT_PREFIX = env_str("EMAIL_SUBJECT_PREFIX", "[Imagen Studio] ")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "studio@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Downloading results: untrusted URLs get a byte cap, a deadline and a pixel cap.
 RESULT_MAX_BYTES = env_int("RESULT_MAX_BYTES", 20 * 1024 * 1024)

@@ -10,7 +10,10 @@ its helpers from here); rows put straight into the database are in ``tests/rows.
   ``run_until_finished``).
 - Both sides of the outcome: our ledger (``ledger_entries_of``), stored images and files
   (``images_of``, ``media_files``), and the simulator's record (``remote_tasks_for``).
-- ``png_bytes``, ``screenshot``, ``console_problems``; ``lightbox_links`` of a page.
+- Budgets: ``month_name`` (as messages name this month); the form and what it shows:
+  ``form_html``, ``is_shown``.
+- ``png_bytes``, ``screenshot``, ``console_problems``; ``lightbox_links`` of a page;
+  ``settings_refused``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import io
 import os
 import re
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -28,11 +33,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
-from django.utils import timezone
+from django.utils import formats, timezone
 from PIL import Image, PngImagePlugin
 
 from generations import catalog, health, lifecycle, tasks
-from generations.models import Generation, GenerationImage, LedgerEntry
+from generations.models import Generation, GenerationImage, LedgerEntry, this_month
 
 TEST_API_KEY = "rvya_sk_test_0123456789"
 CLOSED_PORT_URL = "http://127.0.0.1:9"
@@ -59,6 +64,34 @@ def page_text(response: Any) -> str:
     templates break long sentences over lines, and a test reads the sentence."""
     body = response if isinstance(response, str) else response.content.decode()
     return re.sub(r"\s+", " ", body)
+
+
+def form_html(response: Any) -> str:
+    """The generate form of a page, as ``page_text`` reads it."""
+    body = page_text(response)
+    start = body.index('id="generate-form"')
+    return body[start : body.index("</form>", start)]
+
+
+def is_shown(html: str, marker: str) -> bool:
+    """Whether the element carrying the attribute ``marker`` is shown: no ``hidden`` in its tag."""
+    tag = re.search(rf"<[^>]*\s{marker}[\s>][^>]*>?", html)
+    assert tag is not None, f"{marker} is not on the page"
+    return not re.search(r"\shidden[\s>=]", tag.group(0))
+
+
+def settings_refused(env: dict[str, str]) -> str:
+    """What a fresh process that loads the settings with ``env`` says as it fails to start."""
+    started = subprocess.run(
+        [sys.executable, "-c", "import imagen_site.settings"],
+        env={**os.environ, **env},
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert started.returncode != 0, "the settings loaded"
+    return started.stderr
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:
@@ -166,6 +199,11 @@ def run_until_finished(
 
 
 # -- Both sides of the outcome ---------------------------------------------------------------------
+
+
+def month_name() -> str:
+    """This month's name as the budget line and the refusals say it ("November")."""
+    return formats.date_format(this_month(), "F")
 
 
 def ledger_entries_of(generation: Generation) -> list[tuple[str, int]]:

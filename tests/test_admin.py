@@ -1,11 +1,13 @@
-"""The Django admin: staff list generations by status and member, and set members' budgets."""
+"""The Django admin: staff list generations by status and member, set members' budgets and the
+team's monthly cap, and see the alerts sent."""
 
 from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
-from generations.models import MemberBudget, this_month
+from generations.models import AlertSent, MemberBudget, TeamBudget, this_month
 from tests import rows
 from tests.support import make_user
 
@@ -73,3 +75,38 @@ def test_it_shows_a_generations_images_and_ledger_as_records(admin_client, alice
 
 def test_it_names_the_ledger_in_plain_english(admin_client):
     assert "Ledger entries" in admin_client.get("/admin/").content.decode()
+
+
+def test_it_lists_the_teams_cap_beside_the_members_budgets(admin_client):
+    index = admin_client.get("/admin/").content.decode()
+    assert "Member budgets" in index
+    assert "Team budgets" in index
+    page = admin_client.get("/admin/generations/teambudget/")
+    assert page.status_code == 200
+    assert TeamBudget.objects.get().period == this_month()  # the one row, made at the first look
+    assert "/admin/generations/teambudget/add/" not in page.content.decode()
+
+
+def test_it_sets_the_teams_cap_and_keeps_used_and_period(admin_client):
+    TeamBudget.objects.create(monthly_limit=None, used=40)
+    response = admin_client.post(
+        "/admin/generations/teambudget/1/change/",
+        {"monthly_limit": 30, "used": 0, "period": "2020-01-01"},
+        follow=True,
+    )
+    team = TeamBudget.objects.get()
+    assert (team.monthly_limit, team.used, team.period) == (30, 40, this_month())
+    assert "The team has already used 40 credits this month, more than the new limit of 30" in (
+        response.content.decode()
+    )
+
+
+def test_it_neither_adds_nor_deletes_the_team_row_or_an_alert(admin_client):
+    TeamBudget.objects.create()
+    alert = AlertSent.objects.create(
+        kind="team", period=this_month(), threshold=80, claimed_at=timezone.now()
+    )
+    assert admin_client.get("/admin/generations/teambudget/add/").status_code == 403
+    assert admin_client.get("/admin/generations/teambudget/1/delete/").status_code == 403
+    assert admin_client.get(f"/admin/generations/alertsent/{alert.pk}/delete/").status_code == 403
+    assert admin_client.get("/admin/generations/alertsent/").status_code == 200

@@ -9,11 +9,12 @@ from unittest import mock
 import pytest
 from django.test import Client
 from django.utils import timezone
+from django.utils.html import escape
 
 from generations import health
 from generations.catalog import DOCUMENTED_MODELS
-from generations.models import Generation, LedgerEntry, MemberBudget, Status
-from tests.support import kept_balance
+from generations.models import Generation, LedgerEntry, MemberBudget, Status, TeamBudget
+from tests.support import form_html, is_shown, kept_balance, month_name, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -132,7 +133,7 @@ def test_it_refuses_a_member_over_budget_with_the_numbers(alice, alice_client, f
     MemberBudget.objects.create(user=alice, monthly_limit=20, used=16, period=this_month())
     response = alice_client.post("/generations/", form_data())
     assert response.status_code == 400
-    message = "This costs 8 credits, but you have 4 of your 20 credits left"
+    message = f"This needs 8 credits; 4 of 20 are left in {month_name()}."
     assert message in response.content.decode()
     assert Generation.objects.count() == 0
     assert MemberBudget.objects.get(user=alice).used == 16
@@ -142,6 +143,54 @@ def test_it_refuses_a_member_over_budget_with_the_numbers(alice, alice_client, f
 def test_it_debits_the_budget(alice, alice_client, form_data, enqueued):
     alice_client.post("/generations/", form_data())
     assert MemberBudget.objects.get(user=alice).used == 8
+    assert TeamBudget.objects.get().used == 8
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_it_refuses_what_would_pass_the_team_cap_with_the_numbers_and_reserves_nothing(
+    alice, alice_client, form_data, enqueued, htmx
+):
+    MemberBudget.objects.create(user=alice, monthly_limit=100, used=20, period=this_month())
+    TeamBudget.objects.create(monthly_limit=400, used=394, period=this_month())
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = alice_client.post("/generations/", form_data(), headers=headers)
+    assert response.status_code == (200 if htmx else 400)
+    message = (
+        f"This needs 8 credits; the team has 6 of its 400 left in {month_name()}. "
+        "Ask an admin to raise the team's monthly cap."
+    )
+    assert escape(message) in page_text(response)
+    assert Generation.objects.count() == 0
+    assert LedgerEntry.objects.count() == 0
+    assert MemberBudget.objects.get(user=alice).used == 20
+    assert TeamBudget.objects.get().used == 394
+    enqueued.assert_not_called()
+
+
+def test_it_shows_what_is_left_after_the_reservation_in_the_fresh_form(
+    alice, alice_client, form_data, enqueued
+):
+    MemberBudget.objects.create(user=alice, monthly_limit=400, used=280, period=this_month())
+    response = alice_client.post("/generations/", form_data(), headers={"HX-Request": "true"})
+    html = form_html(response)
+    assert f"112 of 400 credits left in {month_name()}" in html
+    assert not is_shown(html, "data-budget-near")  # 288 + 8 is 74 %
+    MemberBudget.objects.filter(user=alice).update(used=304)
+    response = alice_client.post("/generations/", form_data(), headers={"HX-Request": "true"})
+    html = form_html(response)
+    assert f"88 of 400 credits left in {month_name()}" in html
+    assert is_shown(html, "data-budget-near")  # 312 + 8 is 80 %
+
+
+def test_it_rings_for_the_alerts_after_a_reservation(
+    alice_client, form_data, enqueued, django_capture_on_commit_callbacks
+):
+    with (
+        mock.patch("generations.tasks.send_alerts.delay") as alerts,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        alice_client.post("/generations/", form_data())
+    alerts.assert_called_once_with()
 
 
 def test_it_requires_a_csrf_token(alice, form_data, enqueued):

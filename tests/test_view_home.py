@@ -7,13 +7,23 @@ from dataclasses import asdict, replace
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from generations import catalog, health
-from generations.models import Status
+from generations.models import MemberBudget, Status, this_month
 from generations.views import PAGE_SIZE
 from tests.rows import generation
-from tests.support import kept_balance, lightbox_links, page_text, rivya_failing_since
+from tests.support import (
+    form_html,
+    is_shown,
+    kept_balance,
+    lightbox_links,
+    month_name,
+    page_text,
+    rivya_failing_since,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -217,3 +227,78 @@ def test_it_links_a_cards_image_to_its_detail_page_and_offers_the_full_image(ali
     assert 'data-lightbox-prompt="A &quot;quoted&quot; &lt;b&gt;harbour&lt;/b&gt;"' in rest
     assert 'data-lightbox-who="alice"' in rest
     assert body.count('<dialog id="lightbox"') == 1
+
+
+# -- The member's budget beside the Generate button (issue 12) -------------------------------
+
+
+def budget_of(alice, limit: int | None, used: int, period=None) -> None:
+    MemberBudget.objects.create(
+        user=alice, monthly_limit=limit, used=used, period=period or this_month()
+    )
+
+
+def test_it_shows_what_is_left_of_the_budget_this_month(alice, alice_client):
+    budget_of(alice, 400, 288)
+    html = form_html(alice_client.get("/"))
+    assert f"112 of 400 credits left in {month_name()}" in html
+    assert not is_shown(html, "data-budget-near")
+    assert not is_shown(html, "data-budget-over")
+
+
+def test_it_says_no_monthly_limit_when_the_member_has_none(alice, alice_client):
+    html = form_html(alice_client.get("/"))
+    assert "No monthly limit" in html
+    assert "data-budget-near" not in html
+
+
+def test_it_shows_the_default_budget_before_the_first_reservation(alice_client, settings):
+    settings.DEFAULT_MONTHLY_BUDGET = 400
+    html = form_html(alice_client.get("/"))
+    assert f"400 of 400 credits left in {month_name()}" in html
+
+
+def test_it_shows_a_budget_of_last_month_as_whole(alice, alice_client):
+    budget_of(alice, 400, 400, period=this_month() - timedelta(days=1))
+    assert f"400 of 400 credits left in {month_name()}" in form_html(alice_client.get("/"))
+
+
+@pytest.mark.parametrize(("used", "near"), [(311, False), (312, True), (392, True)])
+def test_it_warns_when_the_chosen_cost_reaches_80_per_cent(alice, alice_client, used, near):
+    budget_of(alice, 400, used)  # the default model costs 8: 312 + 8 is 80 % of 400
+    html = form_html(alice_client.get("/"))
+    assert is_shown(html, "data-budget-near") == near
+    assert "This takes you to 80 % of your monthly budget or more." in html
+    assert not is_shown(html, "data-budget-over")
+
+
+def test_it_warns_ahead_when_the_chosen_cost_does_not_fit(alice, alice_client):
+    budget_of(alice, 400, 394)
+    html = form_html(alice_client.get("/"))
+    assert is_shown(html, "data-budget-over")
+    assert not is_shown(html, "data-budget-near")
+    assert "This needs <span data-budget-cost>8</span> credits, more than you have left" in html
+
+
+def test_it_warns_for_the_model_the_form_shows_as_chosen(alice, alice_client):
+    budget_of(alice, 400, 308)  # the default model's 8 take it to 79 %, Ultra's 12 to 80 %
+    html = form_html(alice_client.get("/"))
+    assert not is_shown(html, "data-budget-near")
+    row = generation(alice, model="google-imagen4-ultra")
+    html = form_html(alice_client.get(f"/?reuse={row.pk}"))
+    assert is_shown(html, "data-budget-near")
+
+
+def test_it_reads_the_budget_in_one_query_whatever_the_number_of_cards(alice, alice_client):
+    budget_of(alice, 400, 100)
+    generation(alice)
+    alice_client.get("/")  # what the page caches for a few seconds (health.READ_SECONDS) is kept
+    with CaptureQueriesContext(connection) as one_card:
+        alice_client.get("/")
+    for _ in range(5):
+        generation(alice)
+    with CaptureQueriesContext(connection) as six_cards:
+        alice_client.get("/")
+    budget_reads = [q for q in six_cards.captured_queries if "memberbudget" in q["sql"]]
+    assert len(budget_reads) == 1
+    assert len(six_cards.captured_queries) == len(one_card.captured_queries)

@@ -10,6 +10,7 @@ import pytest
 
 from generations.models import Generation, LedgerEntry, MemberBudget, Status
 from tests.rows import generation
+from tests.support import month_name
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +120,7 @@ def test_it_says_when_the_budget_is_short_and_saves_nothing(alice, alice_client,
     row = failed(alice)
     response = retry(alice_client, row, **{"HX-Request": "true"})
     assert response.status_code == 400
-    assert "This costs 8 credits, but you have 5 of your 5 credits" in response.content.decode()
+    assert f"This needs 8 credits; 5 of 5 are left in {month_name()}." in response.content.decode()
     assert Generation.objects.count() == 1
     assert LedgerEntry.objects.count() == 0
     assert MemberBudget.objects.get(user=alice).used == 0

@@ -113,6 +113,7 @@
       var shown = warning.querySelector("[data-warning-cost]");
       if (shown) shown.textContent = credits;
     }
+    if (!isNaN(credits)) followBudget(form, credits);
     var ratio = option.getAttribute("data-ratio");
     if (ratio && !form.hasAttribute("data-ratio-picked")) {
       var radio = form.querySelector('input[name="aspect_ratio"][value="' + ratio + '"]');
@@ -162,6 +163,26 @@
       card.scrollIntoView({ behavior: still ? "auto" : "smooth", block: "nearest" });
     }
   });
+
+  // The member's budget beside the button (templates/generations/_budget.html): the warning from
+  // data-budget-warn % of the limit, the refusal past the limit, for the chosen cost; the same
+  // sums as credits.Standing.near and .over on the server.
+  function followBudget(form, cost) {
+    var line = form.querySelector("[data-budget-limit]");
+    if (!line) return;
+    var used = parseInt(line.getAttribute("data-budget-used"), 10) + cost;
+    var limit = parseInt(line.getAttribute("data-budget-limit"), 10);
+    var over = used > limit;
+    var near = !over && used * 100 >= limit * parseInt(line.getAttribute("data-budget-warn"), 10);
+    var nearBox = form.querySelector("[data-budget-near]");
+    if (nearBox) nearBox.hidden = !near;
+    var overBox = form.querySelector("[data-budget-over]");
+    if (overBox) {
+      overBox.hidden = !over;
+      var shown = overBox.querySelector("[data-budget-cost]");
+      if (shown) shown.textContent = cost;
+    }
+  }
 
   document.addEventListener("change", function (event) {
     var target = event.target;

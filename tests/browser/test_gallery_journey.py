@@ -44,7 +44,7 @@ def team_history(alice, bob):
 
 
 def prompts_shown(page) -> list[str]:
-    return page.locator("#history-list article.card .prompt").all_inner_texts()
+    return list(page.locator("#history-list article.card .prompt").all_inner_texts())
 
 
 def apply_filter(page, **choices: str) -> None:
@@ -90,7 +90,7 @@ def search_and_filter(page, live_server, new_page, alice, history) -> None:
         ["A red bicycle by a canal"]
     )
     query = parse_qs(urlsplit(page.url).query)
-    assert query["from"] == [day.isoformat()] and query["to"] == [day.isoformat()]
+    assert (query["from"], query["to"]) == ([day.isoformat()], [day.isoformat()])
     shared = new_page(alice)  # the address is a link a member can send
     shared.goto(page.url)
     expect(shared.locator("#history-list article.card .prompt")).to_have_text(

@@ -23,6 +23,7 @@ from tests.support import (
     images_of,
     ledger_entries_of,
     let_lease_run_out,
+    month_name,
     new_generation,
     past_time_budget,
     remote_tasks_for,
@@ -224,7 +225,7 @@ def test_it_refuses_a_member_over_budget_before_sending_with_the_numbers(
     response = alice_client.post("/generations/", form_data())
 
     assert response.status_code in (200, 400)  # the form again, with the message
-    assert "This costs 8 credits, but you have 5 of your 10 credits left" in (
+    assert f"This needs 8 credits; 5 of 10 are left in {month_name()}." in (
         response.content.decode()
     )
     assert not Generation.objects.exists()
