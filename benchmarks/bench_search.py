@@ -92,9 +92,7 @@ def history_of(user: Any, url: str) -> Any:
 
 def deep_url(user: Any, url: str) -> str:
     """The same page 90 % deep in its own results (the ``before`` an Older link would carry)."""
-    history = history_of(user, url)
-    key = "search_entry__generation_id" if history.ordered_by_index else "pk"
-    ids = list(history.rows().order_by(f"-{key}").values_list("pk", flat=True))
+    ids = list(history_of(user, url).rows().order_by("-pk").values_list("pk", flat=True))
     joiner = "&" if "?" in url else "?"
     return f"{url}{joiner}before={ids[int(len(ids) * 0.9)]}"
 

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -43,6 +43,10 @@ ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 PENDING = "pending"
 # The order of the parameters in every link the history makes.
 PARAMETERS = ("who", "q", "member", "model", "ratio", "status", "from", "to", "favorites")
+OTHER_FILTERS = ("member", "model", "ratio", "status", "from", "to", "favorites")
+# Fewer rows than this selected by the other filters, and a search reads each of them for its
+# words (a few milliseconds) rather than reading the search index.
+FEW_ROWS = 2000
 
 
 NULL_CHARACTER = "This has a null character in it, which no prompt or name can hold. Remove it."
@@ -58,12 +62,34 @@ class SearchInput(forms.TextInput):
     input_type = "search"
 
 
-class MemberField(forms.ModelChoiceField):  # type: ignore[type-arg]
-    """A member, by username."""
+class MemberField(forms.ChoiceField):
+    """A member, by username (cleaned to the ``User``). The members are read once per form,
+    in one query, whether the select is drawn, a name is checked, or both; never when
+    neither is."""
 
-    def to_python(self, value: Any) -> Any:
+    read: dict[str, User] | None = None
+
+    def offer(self) -> None:
+        """Offer every member, by username, beside "Anyone" (read when first needed)."""
+        self.read = None
+        self.choices = lambda: [("", "Anyone"), *((name, name) for name in self.members())]
+
+    def members(self) -> dict[str, User]:
+        if self.read is None:
+            team = User.objects.order_by("username").only("pk", "username")
+            self.read = {user.get_username(): user for user in team}
+        return self.read
+
+    def to_python(self, value: Any) -> str:
         refuse_null_character(value)
-        return super().to_python(value)
+        return str(super().to_python(value))
+
+    def valid_value(self, value: Any) -> bool:
+        return str(value) in self.members()
+
+    def clean(self, value: Any) -> User | None:
+        name = super().clean(value)
+        return self.members()[name] if name else None
 
 
 class DayField(forms.DateField):
@@ -159,9 +185,6 @@ class HistoryFilter(forms.Form):
     member = MemberField(
         label="Member",
         required=False,
-        queryset=User.objects.order_by("username"),
-        to_field_name="username",
-        empty_label="Anyone",
         error_messages={"invalid_choice": "No member of the team is called “%(value)s”."},
     )
     model = ModelField(
@@ -203,9 +226,11 @@ class HistoryFilter(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "filter-%s")
         super().__init__(*args, **kwargs)
-        model = self.fields["model"]
+        model, member = self.fields["model"], self.fields["member"]
         assert isinstance(model, ModelField)
+        assert isinstance(member, MemberField)
         model.offer(model_choices())
+        member.offer()
 
     def choice_fields(self) -> list[forms.BoundField]:
         """The fields the bar shows as selects and date inputs, in order."""
@@ -275,41 +300,83 @@ class History:
         return "mine" if mine or self.form.data.get("who") == "mine" else "everyone"
 
     @property
-    def search_plan(self) -> search_index.Plan:
-        """How a search meets the other filters on SQLite: it reads the index newest first and
-        stops after a page, however common the word; with "in progress", it looks up each
-        such row instead, for they are few by design (the reconciler ends any past its time
-        budget) where the matches can be many."""
-        pending = self.valid and self.form.cleaned_data["status"] == PENDING
-        return search_index.Plan.EACH_ROW if pending else search_index.Plan.INDEX_ORDER
+    def searching(self) -> bool:
+        """Whether a word is looked for through the search index (three characters or more)."""
+        return self.valid and bool(search_words(self.form.cleaned_data["q"])[0])
 
-    @property
-    def ordered_by_index(self) -> bool:
-        """Whether the page is read in the search index's order (row id, newest first)."""
-        long, _ = search_words(self.form.cleaned_data["q"]) if self.valid else ([], [])
-        index_order = self.search_plan is search_index.Plan.INDEX_ORDER
-        return bool(long) and index_order and connection.vendor == "sqlite"
+    def others(self, before: int | None) -> QuerySet[Generation] | None:
+        """The rows every filter but the search selects (older than ``before``), or None when
+        the search is the only filter (or a parameter is wrong)."""
+        if not self.valid:
+            return None
+        data = {**self.form.cleaned_data, "q": ""}
+        if not any(data.get(name) for name in OTHER_FILTERS) and data["who"] != "mine":
+            return None
+        rows = narrowed(self.rows_in_view, data, self.user)
+        return rows if before is None else rows.filter(pk__lt=before)
+
+    def candidates(self, before: int | None) -> list[int] | None:
+        """On SQLite, with a search and another filter: the ids of the rows the other filters
+        select (older than ``before``, newest first; one query, through their indexes), when
+        there are fewer than ``FEW_ROWS``: each is then read for the words. None otherwise:
+        the search index is read instead (PostgreSQL's planner weighs the two itself)."""
+        others = self.others(before) if self.searching else None
+        if others is None or connection.vendor != "sqlite":
+            return None
+        ids = list(others.order_by("-pk").values_list("pk", flat=True)[:FEW_ROWS])
+        return ids if len(ids) < FEW_ROWS else None
+
+    def search_plan(self, before: int | None) -> search_index.Plan:
+        """How the page below ``before`` meets the search (see :meth:`candidates`)."""
+        found = self.candidates(before) is not None
+        return search_index.Plan.FILTER_ORDER if found else search_index.Plan.INDEX_ORDER
 
     def rows(self) -> QuerySet[Generation]:
         """Every row the filter selects, each with ``starred`` (by this member); none at all
-        when a parameter is wrong."""
+        when a parameter is wrong. On SQLite with a search, the rows come joined to the search
+        index (``search_entry``)."""
         if not self.valid:
             return self.rows_in_view.none()
-        data = self.form.cleaned_data
-        rows = narrowed(self.rows_in_view, data, self.user, plan=self.search_plan)
+        rows = narrowed(self.rows_in_view, self.form.cleaned_data, self.user)
         return favorites.with_stars(rows, self.user)
 
     def page(self, before: int | None, size: int) -> list[Generation]:
-        """Up to ``size`` rows older than the row ``before`` (keyset), newest first: one query."""
+        """Up to ``size`` rows older than the row ``before`` (keyset), newest first: the same
+        queries on every page (one; two on SQLite with a search and another filter)."""
         return list(self.page_rows(before, size))
 
     def page_rows(self, before: int | None, size: int) -> QuerySet[Generation]:
-        """The query of :meth:`page`, not yet run (for ``explain()``)."""
-        key = "search_entry__generation_id" if self.ordered_by_index else "pk"
-        rows = self.rows()
+        """The query of :meth:`page`, not yet run (for ``explain()``; on SQLite with a search
+        and another filter, :meth:`candidates` runs its query here)."""
+        ids = self.candidates(before)
+        if ids is not None:
+            rows = self.rows_in_view.filter(
+                search_index.rows_holding(self.form.cleaned_data["q"].split())
+            )
+            rows = favorites.with_stars(rows.filter(pk__in=ids), self.user)
+            return rows.order_by("-pk")[:size]
+        rows, key = self.rows(), "pk"
+        if self.searching and connection.vendor == "sqlite":
+            key = "search_entry__generation_id"  # the index, read newest first
+            rows = rows.filter(self.span_of_others(before))
         if before is not None:
             rows = rows.filter(**{f"{key}__lt": before})
         return rows.order_by(f"-{key}")[:size]
+
+    def span_of_others(self, before: int | None) -> Q:
+        """The search index read only from the newest to the oldest row the other filters
+        select (each end found through their indexes, in the same query): a month's rows, say,
+        then cost the matches in that month, not every match above it."""
+        others = self.others(before)
+        if others is None:
+            return Q()
+        key = "search_entry__generation_id"
+        return Q(
+            **{
+                f"{key}__lte": Subquery(others.order_by("-pk").values("pk")[:1]),
+                f"{key}__gte": Subquery(others.order_by("pk").values("pk")[:1]),
+            }
+        )
 
     def query(self, **changes: str) -> str:
         """The query string of this view of the history (no ``before``), with ``changes``:
@@ -343,14 +410,11 @@ def link_value(value: object) -> str:
     return str(value or "")
 
 
-def narrowed(
-    rows: QuerySet[Generation], data: dict[str, Any], user: User, *, plan: search_index.Plan
-) -> QuerySet[Generation]:
+def narrowed(rows: QuerySet[Generation], data: dict[str, Any], user: User) -> QuerySet[Generation]:
     """``rows`` narrowed by the cleaned filter ``data`` (no query is made here)."""
     long, short = search_words(data["q"])
-    rows = rows.filter(search_index.words_match(long, connection.vendor, plan))
-    for word in short:
-        rows = rows.filter(Q(prompt__icontains=word) | Q(negative_prompt__icontains=word))
+    rows = rows.filter(search_index.words_match(long, connection.vendor))
+    rows = rows.filter(search_index.rows_holding(short))
     exact = {
         "user_id": data["member"].pk if data["member"] else None,
         "model": data["model"],

@@ -65,10 +65,6 @@ WHEN old.prompt IS NOT new.prompt OR old.negative_prompt IS NOT new.negative_pro
 END""",
 }
 SQLITE_REBUILD = "INSERT INTO generation_search(generation_search) VALUES ('rebuild')"
-SQLITE_EACH_ROW = (
-    "EXISTS (SELECT 1 FROM generation_search AS found WHERE found.rowid ="
-    ' "generations_generation"."id" AND found.generation_search MATCH %s)'
-)
 SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS generation_search_insert",
     "DROP TRIGGER IF EXISTS generation_search_delete",
@@ -175,22 +171,20 @@ class Plan(enum.Enum):
     # Read the matches newest first and stop after a page: as fast as the other filters are
     # common among the matches; a filter that matches none of them reads every match once.
     INDEX_ORDER = "index order"
-    # Look each row the other filters select up in the index: for a handful of rows only
-    # (an index lookup costs about a millisecond).
-    EACH_ROW = "each row"
+    # Read each row the other filters select, newest first, for the words (no index): for a
+    # few thousand rows at most (about a microsecond a row; looking a row up in the index
+    # costs about a millisecond).
+    FILTER_ORDER = "filter order"
 
 
-def words_match(words: list[str], vendor: str, plan: Plan = Plan.INDEX_ORDER) -> Q:
+def words_match(words: list[str], vendor: str) -> Q:
     """Rows whose prompt or negative prompt holds every word (each 3+ characters), case
-    folded, through the index of this database. With ``Plan.INDEX_ORDER`` on SQLite the rows
-    come joined to the index (``search_entry``): order the page by its row id."""
+    folded, through the index of this database. On SQLite the rows come joined to the index
+    (``search_entry``): order the page by its row id (``Plan.INDEX_ORDER``)."""
     if not words:
         return Q()
     if vendor == "sqlite":
-        match = " AND ".join(fts_phrase(w) for w in words)
-        if plan is Plan.EACH_ROW:  # constant SQL, the words a bound parameter
-            return Q(RawSQL(SQLITE_EACH_ROW, [match], output_field=BooleanField()))  # noqa: S611
-        return Q(search_entry__index__match=match)
+        return Q(search_entry__index__match=" AND ".join(fts_phrase(w) for w in words))
     if vendor == "postgresql":
         return Q(
             *[
@@ -198,5 +192,12 @@ def words_match(words: list[str], vendor: str, plan: Plan = Plan.INDEX_ORDER) ->
                 for w in words
             ]
         )
-    # No index elsewhere: the same answer by reading rows.
+    # No index on this database: the same answer by reading rows.
+    return rows_holding(words)
+
+
+def rows_holding(words: list[str]) -> Q:
+    """Rows whose prompt or negative prompt holds every word, read row by row (no index).
+    SQLite's LIKE folds the case of ASCII letters only (FTS5 folds every script's); Thai,
+    which the studio is written in besides English, has no case."""
     return Q(*[Q(prompt__icontains=w) | Q(negative_prompt__icontains=w) for w in words])

@@ -239,3 +239,60 @@ def test_it_answers_an_htmx_request_with_the_bar_and_its_messages(alice_client):
 )
 def test_it_never_answers_500(alice_client, query):
     assert alice_client.get(f"/?{query}").status_code in (200, 400)
+
+
+# -- The same queries however many rows -------------------------------------------------------
+
+DAY = timezone.localdate().isoformat()
+ONE_OF_EACH = "q=tram+แมวส้ม&member=alice&model=google-imagen4&ratio=1:1&status=failed"
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("", Status.FAILED),
+        ("q=tram", Status.FAILED),
+        ("q=แมวส้ม", Status.FAILED),
+        ("q=tram+แมวส้ม", Status.FAILED),
+        ("q=tram&member=alice", Status.FAILED),
+        ("member=alice", Status.FAILED),
+        ("model=google-imagen4", Status.FAILED),
+        ("ratio=1:1", Status.FAILED),
+        ("status=succeeded", Status.SUCCEEDED),
+        ("status=failed", Status.FAILED),
+        ("status=pending", Status.QUEUED),
+        (f"from={DAY}&to={DAY}", Status.FAILED),
+        ("favorites=1", Status.FAILED),
+        ("who=mine", Status.FAILED),
+        (f"{ONE_OF_EACH}&from={DAY}&to={DAY}&favorites=1&who=mine", Status.FAILED),
+    ],
+)
+def test_it_costs_the_same_queries_for_one_row_as_for_thirty(alice, alice_client, query, status):
+    counts = []
+    for more in (1, 29):
+        for _ in range(more):
+            row = generation(
+                alice, status, prompt="a tram: แมวส้ม", model="google-imagen4", aspect_ratio="1:1"
+            )
+            Favorite.objects.create(user=alice, generation=row)
+        alice_client.get(f"/?{query}")  # warm: what workers kept of Rivya is read
+        with CaptureQueriesContext(connection) as ctx:
+            response = alice_client.get(f"/?{query}")
+        assert len(shown(response)) == min(Favorite.objects.count(), PAGE_SIZE)
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_it_reads_the_members_once_and_models_not_at_all_without_a_filter(alice, alice_client):
+    generation(alice, Status.FAILED)
+    alice_client.get("/")
+    members = {}
+    for query in ("", "member=alice"):
+        with CaptureQueriesContext(connection) as ctx:
+            shown(alice_client.get(f"/?{query}"))
+        sql = [q["sql"] for q in ctx.captured_queries]
+        members[query] = [s for s in sql if 'FROM "auth_user"' in s]
+        team = [s for s in members[query] if 'ORDER BY "auth_user"."username"' in s]
+        assert len(team) == 1, sql
+        assert not [s for s in sql if '"generations_generation"."model" =' in s], sql
+    assert len(members["member=alice"]) == len(members[""]), members  # no lookup by name
