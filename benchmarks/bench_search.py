@@ -5,7 +5,8 @@ The rows come from ``manage.py seed_history`` (English and Thai prompts, models,
 failure in ten, ten members, a year of dates, a star on one row in fifty). Every page is timed
 round-robin in one loop, and beside it the page's own query alone (``gallery.History.page``),
 so that what a filter costs is seen apart from the template; a few are also timed 90 % deep in
-their own results (keyset), so that "the same number of queries on every page" is measured,
+their own results (keyset) and a few on page 2 (the first page's Older link), so that "the same
+number of queries on every page" is measured,
 not assumed. How many rows each
 search matches is reported beside it, and the plan of every page's main query is kept in the
 raw results. PostgreSQL's statistics are refreshed after seeding (``ANALYZE``), as autovacuum
@@ -46,6 +47,8 @@ SEARCHES = {
     "search_with_short_word": "q=cat+on",
 }
 DEEP = ("search_english_word", "search_thai_word", "status_failed", "model")
+# Page 2, through the Older link's keyset cursor (``before``) of the first page.
+SECOND = ("no_filter", "search_english_word", "search_rare_word", "member", "favorites", "mine")
 
 
 def pages(today: Any) -> dict[str, str]:
@@ -77,6 +80,10 @@ def pages(today: Any) -> dict[str, str]:
         # The worst case on SQLite: a word in every row, and a filter that only the oldest
         # rows pass (the search reads the index newest first until it finds them).
         "search_every_row_with_retired_model": "q=benchmarks&model=google-imagen4-preview",
+        # Four filters that together select about 20 rows spread over the whole year.
+        "search_every_row_with_four_filters": (
+            f"q=benchmarks&member={MEMBER}&model=google-imagen4-ultra&ratio=9:16&status=failed"
+        ),
     }
     return {name: f"/?{query}" if query else "/" for name, query in filters.items()}
 
@@ -95,6 +102,15 @@ def deep_url(user: Any, url: str) -> str:
     ids = list(history_of(user, url).rows().order_by("-pk").values_list("pk", flat=True))
     joiner = "&" if "?" in url else "?"
     return f"{url}{joiner}before={ids[int(len(ids) * 0.9)]}"
+
+
+def second_url(user: Any, url: str) -> str:
+    """Page 2: the ``before`` of the first page's Older link."""
+    from generations.views import PAGE_SIZE
+
+    last_shown = history_of(user, url).page(None, PAGE_SIZE + 1)[PAGE_SIZE - 1]
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}before={last_shown.pk}"
 
 
 def matches(user: Any, url: str) -> int:
@@ -142,6 +158,7 @@ def main() -> None:
     user = User.objects.get(username=MEMBER)
     urls = pages(timezone.localdate())
     urls.update({f"{name}_deep": deep_url(user, urls[name]) for name in DEEP})
+    urls.update({f"{name}_page2": second_url(user, urls[name]) for name in SECOND})
     reps = 8 if args.quick else 100
     client = logged_in_client(user)
     with simulator():

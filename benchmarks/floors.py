@@ -109,7 +109,7 @@ def _search(r: dict[str, Any], b: str) -> list[Row]:
     rows = []
     for name in r["pages"]:
         s = r[name]
-        first = r.get(name.removesuffix("_deep"), s)
+        first = r.get(name.removesuffix("_deep").removesuffix("_page2"), s)
         constant = s["queries"] == first["queries"]
         rows.append(
             (
