@@ -284,7 +284,11 @@ def day_start(day: date) -> datetime:
 
 @dataclass(frozen=True)
 class History:
-    """The history as filtered for one member: the rows, a page of them, and its links."""
+    """The history as filtered for one member: the rows, a page of them, and its links.
+
+    A new image the member makes is put at the top of the page they are on, whatever the
+    filter (the create view knows none): they see what they just asked for, and the next
+    filter, page or reload shows only what matches."""
 
     form: HistoryFilter
     user: User

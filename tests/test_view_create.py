@@ -245,3 +245,18 @@ def test_it_refuses_what_is_not_a_seed_in_any_digits(alice_client, form_data, ty
     assert response.status_code == 400
     assert "whole number from 0" in response.content.decode()
     assert not Generation.objects.exists()
+
+
+def test_it_puts_the_new_card_at_the_top_even_while_a_filter_it_misses_is_on(
+    alice_client, form_data, enqueued
+):
+    """The member sees what they just asked for (gallery.History); the next filtering does
+    not show it."""
+    filtered = {"HX-Request": "true", "HX-Current-URL": "http://testserver/?q=tram&status=failed"}
+    response = alice_client.post("/generations/", form_data(prompt="Red kite"), headers=filtered)
+    generation = Generation.objects.get()
+    assert f'id="gen-{generation.pk}"' in response.content.decode()
+    again = alice_client.get(
+        "/?q=tram&status=failed", headers={"HX-Request": "true", "HX-Target": "history"}
+    )
+    assert f'id="gen-{generation.pk}"' not in again.content.decode()

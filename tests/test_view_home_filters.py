@@ -296,3 +296,30 @@ def test_it_reads_the_members_once_and_models_not_at_all_without_a_filter(alice,
         assert len(team) == 1, sql
         assert not [s for s in sql if '"generations_generation"."model" =' in s], sql
     assert len(members["member=alice"]) == len(members[""]), members  # no lookup by name
+
+
+# -- The switch and the empty history ----------------------------------------------------------
+
+
+def test_it_keeps_the_other_filters_in_the_switch_and_drops_the_cursor(alice, alice_client):
+    body = alice_client.get("/?who=everyone&q=tram&status=failed&before=99").content.decode()
+    assert 'href="?who=mine&amp;q=tram&amp;status=failed"' in body
+    assert 'href="?who=everyone&amp;q=tram&amp;status=failed"' in body
+    assert "before=99" not in body.split('class="switch"')[1].split("</nav>")[0]
+
+
+def empty_words(response) -> str:
+    """The words the history shows when it has no card (CSS shows them only then)."""
+    return page_text(response).split('<p class="empty muted">')[1].split("</p>")[0].strip()
+
+
+def test_it_says_when_the_filters_match_nothing_and_offers_to_clear_them(alice, alice_client):
+    generation(alice, Status.FAILED, prompt="a bus")
+    words = empty_words(alice_client.get("/?who=mine&q=tram"))
+    assert words.startswith('No images match these filters. <a href="?who=mine"')
+    assert words.endswith(">Clear filters</a>")
+
+
+def test_it_keeps_the_empty_studio_words_without_a_filter(alice_client):
+    words = empty_words(alice_client.get("/"))
+    assert words == "No images yet. Write a prompt above to make the first one."
