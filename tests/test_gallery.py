@@ -447,3 +447,15 @@ def test_it_searches_through_the_trigram_index_on_postgresql(alice):
         cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be read whole
         plan = rows.order_by().explain()
     assert "Bitmap Index Scan on generation_search_trgm" in plan
+
+
+def test_it_checks_the_dates_on_each_starred_row(alice):
+    """With stars, the dates are checked row by row rather than as a list (SQLite's plan)."""
+    today = timezone.localdate()
+    for days, prompt in ((0, "starred today"), (10, "starred ten days ago")):
+        row = generation(alice, prompt=prompt, created_at=timezone.now() - timedelta(days=days))
+        Favorite.objects.create(user=alice, generation=row)
+    generation(alice, prompt="not starred")
+    week_ago = today - timedelta(days=7)
+    assert found(alice, f"favorites=1&from={week_ago}") == ["starred today"]
+    assert found(alice, f"favorites=1&to={week_ago}") == ["starred ten days ago"]
