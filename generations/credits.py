@@ -3,7 +3,7 @@ unique constraint allows once, so no step can count twice, whichever worker gets
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -160,16 +160,22 @@ def debit_budget(user: AbstractBaseUser, cost: int) -> None:
         _take(team, cost, team=True)
 
 
-def reserve(generation: Generation) -> None:
-    """Debit the member's budget and the team's cap by the generation's ``credits_reserved``
-    (saved with the row) and write the reservation; call inside the creating transaction."""
-    debit_budget(generation.user, generation.credits_reserved)
-    LedgerEntry.objects.create(
-        generation=generation,
-        user_id=generation.user_id,
-        phase=LedgerEntry.Phase.RESERVATION,
-        kind=LedgerEntry.Kind.RESERVE,
-        credits=generation.credits_reserved,
+def reserve(generations: Sequence[Generation]) -> None:
+    """Reserve the credits of one request: debit the member's budget and the team's cap by the
+    sum of the rows' ``credits_reserved`` (saved with them), each in one conditional update
+    (:func:`debit_budget`), then write one reservation per row. All of them or none: call
+    inside the creating transaction, which :class:`OverBudget` rolls back. The rows are one
+    member's."""
+    debit_budget(generations[0].user, sum(g.credits_reserved for g in generations))
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(
+            generation=generation,
+            user_id=generation.user_id,
+            phase=LedgerEntry.Phase.RESERVATION,
+            kind=LedgerEntry.Kind.RESERVE,
+            credits=generation.credits_reserved,
+        )
+        for generation in generations
     )
 
 

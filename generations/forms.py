@@ -5,12 +5,16 @@ import uuid
 from typing import Any, cast
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from generations import catalog
+from generations.models import MAX_BATCH
 from generations.rivya import ModelInfo
 
 MAX_SEED = 2**32 - 1
 PROMPT_MAX = 5000
+COUNT_WORDS = format_lazy(_("Ask for a whole number of images from 1 to {most}."), most=MAX_BATCH)
 
 
 def western_digits(text: str) -> str:
@@ -73,6 +77,21 @@ class GenerateForm(forms.Form):
         help_text="Empty for random. The same seed gives a similar image, not always the same one.",
     )
 
+    count = forms.IntegerField(
+        label=_("Images"),
+        required=False,  # left out or empty: one image, as before the field was there
+        min_value=1,
+        max_value=MAX_BATCH,
+        initial=1,
+        widget=forms.NumberInput(attrs={"data-count": "", "inputmode": "numeric"}),
+        help_text=_("Each image is made, and charged, on its own."),
+        error_messages={
+            "invalid": COUNT_WORDS,
+            "min_value": COUNT_WORDS,
+            "max_value": COUNT_WORDS,
+        },
+    )
+
     def __init__(self, *args: Any, models: list[ModelInfo], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.models = {m.id: m for m in models}
@@ -106,6 +125,10 @@ class GenerateForm(forms.Form):
             self.initial.setdefault(
                 "aspect_ratio", catalog.default_aspect_ratio(chosen) if chosen else "1:1"
             )
+
+    def clean_count(self) -> int:
+        count = self.cleaned_data["count"]
+        return 1 if count is None else int(count)
 
     def clean_seed(self) -> int | None:
         raw = western_digits(self.cleaned_data["seed"].strip())

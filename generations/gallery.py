@@ -30,7 +30,7 @@ from django.db.models import Q, QuerySet, Subquery
 from django.http import QueryDict
 from django.utils import timezone
 
-from generations import catalog, favorites, search_index
+from generations import batches, catalog, favorites, search_index
 from generations.forms import western_digits
 from generations.models import UNFINISHED, Favorite, Generation, Status
 
@@ -423,11 +423,12 @@ def narrowed(rows: QuerySet[Generation], data: dict[str, Any], user: User) -> Qu
         "user_id": data["member"].pk if data["member"] else None,
         "model": data["model"],
         "aspect_ratio": data["ratio"],
-        "status": data["status"] if data["status"] != PENDING else None,
     }
     rows = rows.filter(**{field: value for field, value in exact.items() if value})
-    if data["status"] == PENDING:
-        rows = rows.filter(status__in=UNFINISHED)
+    if data["status"]:
+        # A request of several images is listed under each state one of its images is in.
+        pending = data["status"] == PENDING
+        rows = rows.filter(batches.having_status(UNFINISHED if pending else [data["status"]]))
     if data["from"] or data["to"]:
         # A member's stars are few: their list leads, the dates are checked on each (SQLite
         # would otherwise read a period's every id and look each up in the other filters).

@@ -184,34 +184,64 @@ def create(
     aspect_ratio: str,
     negative_prompt: str = "",
     seed: int | None = None,
+    count: int = 1,
 ) -> tuple[Generation, bool]:
-    """Save a generation and reserve its credits in one transaction; nothing is sent yet.
-    A seed left empty is chosen here (:func:`pick_seed`), so every image can be made again.
-    Returns ``(generation, created)``: a form sent twice gives back the first generation.
-    Raises :class:`credits.OverBudget` (and saves nothing) when the member's budget is short."""
-    existing = Generation.objects.filter(user_id=user.pk, form_token=form_token).first()
+    """Save a request of ``count`` images and reserve all their credits in one transaction;
+    nothing is sent yet. Each image is its own generation (its own key, reservation and
+    lifecycle): the first is the request's lead, the others point at it. A seed left empty is
+    chosen here for each image (:func:`pick_seed`), so every image can be made again; a seed
+    given is the first image's, and image n gets seed + n - 1 (:func:`batch_seeds`).
+    Returns ``(lead, created)``: a form sent twice gives back the first request's lead.
+    Raises :class:`credits.OverBudget` (and saves nothing) when the member's budget is short
+    of the whole request."""
+    first = Generation.objects.filter(user_id=user.pk, form_token=form_token, batch_position=0)
+    existing = first.first()
     if existing is not None:
         return existing, False
-    seed, seed_picked = pick_seed(model, seed)
+    fields = {
+        "user_id": user.pk,
+        "form_token": form_token,
+        "model": model.id,
+        "prompt": prompt,
+        "aspect_ratio": aspect_ratio,
+        "negative_prompt": negative_prompt,
+        "credits_reserved": model.base_credits,
+    }
     try:
         with transaction.atomic():
-            generation = Generation.objects.create(
-                user_id=user.pk,
-                form_token=form_token,
-                model=model.id,
-                prompt=prompt,
-                aspect_ratio=aspect_ratio,
-                negative_prompt=negative_prompt,
-                seed=seed,
-                seed_picked=seed_picked,
-                credits_reserved=model.base_credits,
-                next_check_at=timezone.now(),
-            )
-            credits.reserve(generation)
+            rows = _save_batch(fields, batch_seeds(model, seed, count))
+            credits.reserve(rows)
     except IntegrityError:
         # The same form arrived twice at once and the other request saved it first.
-        return Generation.objects.get(user_id=user.pk, form_token=form_token), False
-    return generation, True
+        return first.get(), False
+    return rows[0], True
+
+
+def _save_batch(fields: dict[str, Any], seeds: list[tuple[int | None, bool]]) -> list[Generation]:
+    """One row per seed, the lead first, all due now."""
+    rows: list[Generation] = []
+    for position, (seed, seed_picked) in enumerate(seeds):
+        rows.append(
+            Generation.objects.create(
+                **fields,
+                seed=seed,
+                seed_picked=seed_picked,
+                batch_lead=rows[0] if rows else None,
+                batch_position=position,
+                next_check_at=timezone.now(),
+            )
+        )
+    return rows
+
+
+def batch_seeds(model: ModelInfo, seed: int | None, count: int) -> list[tuple[int | None, bool]]:
+    """The seed of each image of a request, and whether the studio picked it. The member's own
+    seed is the first image's and the next images take the numbers after it (wrapping past
+    :data:`MAX_SEED`), so the images differ and reusing the request makes them again; an empty
+    seed is picked anew for each image."""
+    if seed is None:
+        return [pick_seed(model, None) for _ in range(count)]
+    return [pick_seed(model, (seed + n) % (MAX_SEED + 1)) for n in range(count)]
 
 
 def pick_seed(model: ModelInfo, seed: int | None) -> tuple[int | None, bool]:

@@ -2,7 +2,7 @@ import functools
 import uuid
 import zoneinfo
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -10,8 +10,12 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from generations.search_index import MatchColumn
+
+if TYPE_CHECKING:
+    from generations.batches import Batch
 
 
 class Status(models.TextChoices):
@@ -41,15 +45,42 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         return super().update(**kwargs)
 
 
+MAX_BATCH = 4  # images one press of Generate may ask for (``count``, 1 to 4)
+
+
 class Generation(models.Model):
-    """One image request: a row saved before anything is sent, and the truth about it after."""
+    """One image: one Rivya task, with its own key, its own reservation and settlement, and its
+    own claimed state machine (generations/lifecycle.py). A row saved before anything is sent,
+    and the truth about it after.
+
+    A request for ``count`` images (1 to :data:`MAX_BATCH`) is ``count`` rows saved together: the
+    first is the request's *lead* (``batch_lead`` empty, ``batch_position`` 0), and each other
+    points at it (``batch_lead``, ``batch_position`` 1 to count - 1). A request of one image is
+    a lead alone, as every row made before batches was. The lead stands for the request
+    wherever the studio shows requests rather than images: the history lists leads only, and a
+    card, a star, a board item, a delete and a download's ``?n=`` are the lead's and cover the
+    whole request (generations/batches.py, docs/architecture.md). Nothing in the lifecycle, the
+    ledger, the reconciler or the webhooks knows of batches: each row lives alone.
+    """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
     )
-    # Unique per member: a double-clicked or re-sent form makes one generation.
+    # Unique per member and position: a double-clicked or re-sent form makes one request. The
+    # images of one request share their form's token.
     form_token = models.UUIDField()
+    batch_lead = models.ForeignKey(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="batch_followers",
+        help_text="The first image of the request this one belongs to; empty on the first.",
+    )
+    batch_position = models.PositiveSmallIntegerField(
+        default=0, help_text="0 for a request's first image, then 1, 2, 3 in the order asked."
+    )
 
     model = models.CharField(max_length=64, default="google-imagen4")
     prompt = models.TextField()
@@ -116,7 +147,19 @@ class Generation(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "form_token"], name="one_generation_per_form"),
+            models.UniqueConstraint(
+                fields=["user", "form_token", "batch_position"], name="one_request_per_form"
+            ),
+            models.UniqueConstraint(
+                fields=["batch_lead", "batch_position"],
+                condition=Q(batch_lead__isnull=False),
+                name="one_image_per_batch_slot",
+            ),
+            models.CheckConstraint(
+                condition=Q(batch_lead__isnull=True, batch_position=0)
+                | Q(batch_lead__isnull=False, batch_position__gte=1, batch_position__lt=MAX_BATCH),
+                name="lead_first_followers_after",
+            ),
         ]
         indexes = [
             models.Index(fields=["user", "-id"], name="generation_user_newest"),
@@ -156,6 +199,14 @@ class Generation(models.Model):
         on SQLite and PostgreSQL alike. Any change to the row changes it
         (:meth:`GenerationQuerySet.update`, ``auto_now`` on save)."""
         return str((self.updated_at - EPOCH) // timedelta(microseconds=1))
+
+    @cached_property
+    def batch(self) -> "Batch":
+        """The request this lead stands for, every image of it (generations/batches.py; a page
+        of cards reads them all at once with ``batches.attach``)."""
+        from generations.batches import Batch, members_of  # batches reads these models
+
+        return Batch(members_of(self))
 
 
 class GenerationImage(models.Model):

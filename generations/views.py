@@ -39,6 +39,7 @@ from django_htmx.http import push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
 from generations import (
+    batches,
     boards,
     catalog,
     credits,
@@ -54,7 +55,7 @@ from generations import (
     webhooks,
 )
 from generations.forms import GenerateForm
-from generations.models import UNFINISHED, Board, Generation, GenerationImage, Status
+from generations.models import Board, Generation, GenerationImage
 from generations.rivya import ModelInfo
 from generations.templatetags.studio import banner_state
 
@@ -97,14 +98,27 @@ def return_url(request: HttpRequest, fallback: str, *candidates: str) -> str:
 
 
 def own_generation_or_404(request: MemberRequest, pk: int) -> Generation:
-    """A generation the member may change: their own. Anyone else's answers 404."""
-    return get_object_or_404(visible_generations(), pk=pk, user_id=request.user.pk)
+    """A request the member may change: their own (its lead, for any of its images). Anyone
+    else's answers 404."""
+    found = get_object_or_404(visible_generations(), pk=pk, user_id=request.user.pk)
+    return batches.lead_of(found)
+
+
+def visible_request_or_404(pk: int) -> Generation:
+    """The request (its lead) of any image the team can see, or 404."""
+    return batches.lead_of(get_object_or_404(visible_generations(), pk=pk))
+
+
+def visible_requests() -> QuerySet[Generation]:
+    """What the history and its cards list: one row per request, its lead."""
+    return visible_generations().filter(batches.LEADS)
 
 
 def _history(request: MemberRequest) -> dict[str, object]:
-    history = gallery.find(request.GET, request.user, visible_generations())
+    history = gallery.find(request.GET, request.user, visible_requests())
     before = row_id(request.GET.get("before", ""))
     page = history.page(before, PAGE_SIZE + 1)
+    batches.attach(page)
     return {
         "generations": page[:PAGE_SIZE],
         "next_before": page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None,
@@ -200,13 +214,13 @@ def create(request: MemberRequest) -> HttpResponse:
                 aspect_ratio=data["aspect_ratio"],
                 negative_prompt=data["negative_prompt"],
                 seed=data["seed"],
+                count=data["count"],
             )
         except credits.OverBudget as exc:
             form.add_error(None, exc.message)
         else:
             if created:
-                pk = generation.pk
-                transaction.on_commit(lambda: tasks.enqueue_submit(pk))
+                _enqueue_request(generation)
     if generation is None:
         return _form_errors(request, form)
     if not request.htmx:
@@ -234,8 +248,9 @@ def cards(request: MemberRequest) -> HttpResponse:
     swaps) from one query, and the Rivya banner (out of band too), so it comes and goes by
     itself while a page waits. Nothing changed: an empty 204, which htmx does not swap.
 
-    The page sends each card as ``id=<pk>:<version>``, the version the card carries
-    (``Generation.version``: its row's ``updated_at``, which every UPDATE moves), and the
+    The page sends each card as ``id=<pk>:<version>``, the version the card carries (its
+    request's ``Batch.version``: the ``Generation.version`` of each of its images, each its
+    row's ``updated_at``, which every UPDATE moves), and the
     banner as ``banner=<state>`` (``banner_state``). A token per card, compared for equality,
     is exact whatever the order in which workers commit, where "changed after the newest time
     seen" could miss a row committed late with an earlier time. A card is answered when its
@@ -247,8 +262,10 @@ def cards(request: MemberRequest) -> HttpResponse:
     given in another tab shows on the next change to the row, or on a reload.
     """
     seen = _seen_versions(request.GET.getlist("id")[:MAX_REFRESH_IDS])
-    rows = favorites.with_stars(visible_generations().filter(pk__in=seen), request.user)
-    changed = [g for g in rows.order_by("-pk") if g.version != seen[g.pk]]
+    # The cards' requests, every image of each, in the same one query.
+    rows = visible_generations().filter(batches.requests_of(list(seen)))
+    requests = batches.gather(favorites.with_stars(rows, request.user).order_by("-pk"))
+    changed = [g for g in requests if g.batch.version != seen[g.pk]]
     outage = health.outage()
     if not changed and request.GET.get("banner") == banner_state(outage):
         return HttpResponse(status=204)
@@ -270,21 +287,26 @@ def _seen_versions(items: list[str]) -> dict[int, str | None]:
 @login_required
 @require_GET
 def detail(request: MemberRequest, pk: int) -> HttpResponse:
-    generation = get_object_or_404(visible_generations(), pk=pk)
-    images = list(generation.images.all()) if generation.status == Status.SUCCEEDED else []
+    """A request and every image of it; an image of a request answers with the request's page."""
+    generation = visible_request_or_404(pk)
+    if generation.pk != pk:
+        return redirect("generations:detail", pk=generation.pk)
     starred = favorites.is_starred(request.user, generation)
-    context = {"generation": generation, "images": images, "starred": starred}
+    batch = generation.batch
+    images = batch.images()
+    context = {"generation": generation, "batch": batch, "images": images, "starred": starred}
     return render(request, "generations/detail.html", context)
 
 
 @login_required
 @require_POST
 def delete(request: MemberRequest, pk: int) -> HttpResponse:
+    """Delete the member's finished request, every image of it (undone by restore)."""
     generation = own_generation_or_404(request, pk)
-    if generation.status in UNFINISHED:
+    if not generation.batch.is_finished:
         messages.error(request, "This image is still being made; delete it once it is done.")
     else:
-        Generation.objects.filter(pk=generation.pk).update(deleted_at=timezone.now())
+        batches.of_request(generation.pk).update(deleted_at=timezone.now())
         if request.htmx:  # "Deleted · Undo" in the card's place, for UNDO_SECONDS
             context = {"generation": generation, "undo_seconds": UNDO_SECONDS}
             return render(request, "generations/_deleted.html", context)
@@ -375,8 +397,8 @@ def download(request: MemberRequest, pk: int) -> HttpResponseBase:
     prompt, with its request written into the file (generations/metadata.py).
 
     1. Refuse an ``n`` that is not a whole number from 1 (400), before any query.
-    2. Find the generation: any member's, not deleted and succeeded, or 404.
-    3. Find its n-th image by position, or 404.
+    2. Find the request (the lead of the image named): any member's, not deleted, or 404.
+    3. Find its n-th image, counting every stored image of the request in order, or 404.
     4. Read the original through the storage API; a file missing from storage is a 404.
     5. Write the request in, in memory (the downloader stores nothing over RESULT_MAX_BYTES);
        a larger file, should one be there, is streamed as it is.
@@ -385,8 +407,8 @@ def download(request: MemberRequest, pk: int) -> HttpResponseBase:
     number = _image_number(request)
     if number is None:
         return _refuse(400, DOWNLOAD_BAD_NUMBER)
-    generation = get_object_or_404(visible_generations(), pk=pk, status=Status.SUCCEEDED)
-    image = generation.images.order_by("position")[number - 1 : number].first()
+    generation = visible_request_or_404(pk)
+    image = batches.images_of(generation)[number - 1 : number].first()
     name = image.image.name if image is not None else None
     if image is None or not name:
         raise Http404("This generation has no image with that number.")
@@ -400,7 +422,7 @@ def download(request: MemberRequest, pk: int) -> HttpResponseBase:
         stored.seek(0)
     else:
         stored.close()
-        body = io.BytesIO(_written(name, original, _image_facts(generation, image)))
+        body = io.BytesIO(_written(name, original, _image_facts(image.generation, image)))
     kind = metadata.kind_of(original)
     extension = metadata.EXTENSIONS.get(kind or "", posixpath.splitext(name)[1])
     names = metadata.download_names(generation.prompt, number, extension, f"image-{pk}")
@@ -435,7 +457,7 @@ def _posted_generation(request: MemberRequest) -> Generation | None:
     pk = row_id(request.POST.get("generation", ""))
     if pk is None:
         return None
-    return get_object_or_404(visible_generations(), pk=pk)
+    return visible_request_or_404(pk)
 
 
 def _back(request: MemberRequest, board: Board) -> str:
@@ -518,7 +540,7 @@ def board_add(request: MemberRequest, pk: int) -> HttpResponse:
     generation = _posted_generation(request)
     if generation is None:
         return _refuse(400, NO_GENERATION)
-    if generation.status != Status.SUCCEEDED:
+    if not generation.batch.done:
         return _refuse(400, NOT_FINISHED)
     if boards.add(board, generation, request.user):
         note = f"Added to “{board.name}”."
@@ -619,7 +641,7 @@ RESTORED_NOTE = "The image is back."
 def deleted_own_generation_or_404(request: MemberRequest, pk: int) -> Generation:
     """A generation the member deleted: their own, deleted. Anyone else's answers 404."""
     deleted = Generation.objects.filter(deleted_at__isnull=False).select_related("user")
-    return get_object_or_404(deleted, pk=pk, user_id=request.user.pk)
+    return batches.lead_of(get_object_or_404(deleted, pk=pk, user_id=request.user.pk))
 
 
 def _return_to(request: MemberRequest) -> str:
@@ -651,11 +673,19 @@ def _end_early(
     end: Callable[[int, AbstractBaseUser], None],
     note: str,
 ) -> HttpResponse:
-    """Cancel or stop waiting (``end``): the card as it is now, or 409 saying why not."""
-    try:
-        end(generation.pk, request.user)
-    except lifecycle.CannotEnd as exc:
-        return _not_done(request, 409, exc.message)
+    """Cancel or stop waiting (``end``) for every unfinished image of the request that allows
+    it: the card as it is now, or 409 saying why not when none did."""
+    refusal = lifecycle.CannotEnd(lifecycle.ALREADY_FINISHED)
+    ended = False
+    for member in generation.batch.members:
+        try:
+            end(member.pk, request.user)
+        except lifecycle.CannotEnd as exc:
+            refusal = exc if not member.is_finished else refusal
+        else:
+            ended = True
+    if not ended:
+        return _not_done(request, 409, refusal.message)
     return _card_or_back(request, generation, note)
 
 
@@ -686,7 +716,7 @@ def retry(request: MemberRequest, pk: int) -> HttpResponse:
     5. htmx: the new card, which the button puts at the top of the history; else back home.
     """
     original = own_generation_or_404(request, pk)
-    if original.status != Status.FAILED:
+    if not original.batch.all_failed:
         return _not_done(request, 400, ONLY_A_FAILED_ONE)
     token = row_uuid(request.POST.get("form_token", ""))
     if token is None:
@@ -705,8 +735,9 @@ def retry(request: MemberRequest, pk: int) -> HttpResponse:
 
 
 def _make_again(user: User, original: Generation, model: ModelInfo, token: uuid.UUID) -> Generation:
-    """A new generation with ``original``'s settings, enqueued once it is saved (unless the
-    token made it already). A seed the studio picked is picked anew; the member's own is kept."""
+    """A new request with ``original``'s settings and count, each image enqueued once it is
+    saved (unless the token made it already). A seed the studio picked is picked anew; the
+    member's own is kept."""
     generation, created = lifecycle.create(
         user,
         form_token=token,
@@ -715,10 +746,22 @@ def _make_again(user: User, original: Generation, model: ModelInfo, token: uuid.
         aspect_ratio=original.aspect_ratio,
         negative_prompt=original.negative_prompt,
         seed=None if original.seed_picked else original.seed,
+        count=original.batch.count,
     )
     if created:
-        transaction.on_commit(lambda: tasks.enqueue_submit(generation.pk))
+        _enqueue_request(generation)
     return generation
+
+
+def _enqueue_request(lead: Generation) -> None:
+    """Ring the doorbell for every image of a new request once its transaction commits."""
+    ids = [member.pk for member in lead.batch.members]
+
+    def enqueue() -> None:
+        for pk in ids:
+            tasks.enqueue_submit(pk)
+
+    transaction.on_commit(enqueue)
 
 
 def row_uuid(text: str) -> uuid.UUID | None:
@@ -755,7 +798,7 @@ def restore(request: MemberRequest, pk: int) -> HttpResponse:
     Later: 400, too late to undo. Not deleted, or not theirs: 404."""
     generation = deleted_own_generation_or_404(request, pk)
     recent = timezone.now() - timedelta(seconds=UNDO_SECONDS) - UNDO_GRACE
-    undone = Generation.objects.filter(pk=generation.pk, deleted_at__gte=recent)
+    undone = batches.of_request(generation.pk).filter(deleted_at__gte=recent)
     if not undone.update(deleted_at=None):
         return _not_done(request, 400, TOO_LATE_TO_UNDO)
     generation.deleted_at = None
@@ -780,7 +823,7 @@ def _back_to_page(request: MemberRequest) -> str:
 def favorite(request: MemberRequest, pk: int) -> HttpResponse:
     """The member's own star on any visible generation. ``star=1`` sets it and ``star=0``
     clears it (so a double click cannot undo itself); without ``star`` it toggles."""
-    generation = get_object_or_404(visible_generations(), pk=pk)
+    generation = visible_request_or_404(pk)
     wanted = request.POST.get("star")
     if wanted not in (None, "0", "1"):
         return HttpResponseBadRequest("Star with star=1, or clear the star with star=0.")
