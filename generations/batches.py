@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
@@ -51,6 +52,17 @@ class Batch:
     @property
     def is_finished(self) -> bool:
         return all(g.is_finished for g in self.members)
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When its last image finished, once every image has."""
+        ends = [g.finished_at for g in self.members]
+        return max(e for e in ends if e) if all(ends) else None
+
+    @property
+    def failure(self) -> Generation | None:
+        """Its first failed image: the card says why it failed."""
+        return next((g for g in self.members if g.status == Status.FAILED), None)
 
     @property
     def all_failed(self) -> bool:

@@ -6,7 +6,8 @@ What holds, whoever calls these functions:
 - A board name is 1 to 80 characters on one line, unique ignoring case. A bad name raises
   ``BadName`` with the sentence to show beside the field, and nothing changes.
 - A generation is on a board at most once (a unique constraint): adding it again changes nothing
-  and ``add`` says so.
+  and ``add`` says so. An item is a request (its lead, generations/batches.py): the board shows
+  the request's card and its zip holds every image of it.
 - A deleted generation drops out of every board's listing and zip; its row may stay.
 - The zip is written while it is sent (``archive``): the originals are read through the storage
   API one at a time in chunks, so the memory it takes does not grow with the images' bytes.
@@ -24,7 +25,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 from zipstream import ZIP_STORED, ZipStream  # type: ignore[import-untyped]
 
 from generations import metadata
@@ -221,6 +222,7 @@ def menu_context(generation: Generation | None = None) -> dict[str, object]:
 def recent_to_add(board: Board) -> list[Generation]:
     """The team's newest finished images that are not on the board yet."""
     rows = Generation.objects.filter(deleted_at__isnull=True, status=Status.SUCCEEDED)
+    rows = rows.filter(batch_lead__isnull=True)  # a request, by its lead
     rows = rows.exclude(board_items__board=board).select_related("user")
     return list(rows.order_by("-pk")[:RECENT_TO_ADD])
 
@@ -264,11 +266,18 @@ def zip_file_name(board: Board) -> str:
 
 
 def _originals(board: Board) -> Iterator[tuple[str, str]]:
-    """(stored name, prompt) of every image of every visible generation on the board: the item
-    added last first, each generation's images in their order."""
-    rows = GenerationImage.objects.filter(
-        generation__board_items__board=board, generation__deleted_at__isnull=True
-    ).order_by("-generation__board_items__pk", "position")
+    """(stored name, prompt) of every image of every visible request on the board (an item is
+    a request's lead and stands for all of its images): the item added last first, each
+    request's images in their order."""
+    on_board = visible_items(board).values("generation_id")
+    members = Generation.objects.filter(Q(pk__in=on_board) | Q(batch_lead_id__in=on_board))
+    request_id = Coalesce(OuterRef("generation__batch_lead_id"), OuterRef("generation_id"))
+    item = BoardItem.objects.filter(board=board, generation_id=request_id).values("pk")[:1]
+    rows = (
+        GenerationImage.objects.filter(generation_id__in=members.values("pk"))
+        .annotate(item_id=Subquery(item))
+        .order_by("-item_id", "generation__batch_position", "position")
+    )
     return rows.values_list("image", "generation__prompt").iterator(chunk_size=500)
 
 

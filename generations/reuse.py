@@ -1,5 +1,6 @@
 """Making an image again from one the team can see: the studio's form filled from its settings
-(``GET /?reuse=<pk>``, and ``&seed=new`` for the same settings with a new seed), and the model's
+(``GET /?reuse=<pk>``, and ``&seed=new`` for the same settings with a new seed; a request of
+several images fills its count too), and the model's
 name for the detail page's list of everything needed to make it again.
 
 Reuse only reads: it fills a form the member still checks and sends. Nothing is reserved or sent
@@ -18,7 +19,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from generations import catalog
+from generations import batches, catalog
 from generations.models import Generation
 from generations.rivya import ModelInfo
 
@@ -52,10 +53,11 @@ def form_initial(request: HttpRequest, visible: QuerySet[Generation]) -> dict[st
     if not query.is_valid():
         messages.warning(request, BAD_LINK)
         return {}
-    source = visible.filter(pk=query.cleaned_data["reuse"]).first()
-    if source is None:
+    found = visible.filter(pk=query.cleaned_data["reuse"]).first()
+    if found is None:
         messages.warning(request, GONE)
         return {}
+    source = batches.lead_of(found)  # an image of a request: the request's settings
     new_seed = query.cleaned_data["seed"] == NEW_SEED
     reused = settings_of(source, catalog.available_models(), request.user.pk, new_seed=new_seed)
     messages.info(request, reused.note)
@@ -65,10 +67,15 @@ def form_initial(request: HttpRequest, visible: QuerySet[Generation]) -> dict[st
 def settings_of(
     source: Generation, offered: list[ModelInfo], member_id: int | None, *, new_seed: bool
 ) -> Reused:
-    """The form's values from ``source``: prompt, negative prompt, ratio, model (when the form
-    still offers it; else the form's default, and the note says so) and seed (left empty for a
-    new one). ``member_id`` is who asks: their own image is "your image"."""
-    initial = {"prompt": source.prompt, "negative_prompt": source.negative_prompt}
+    """The form's values from ``source`` (a request's lead): prompt, negative prompt, ratio,
+    model (when the form still offers it; else the form's default, and the note says so), seed
+    (left empty for a new one) and count. ``member_id`` is who asks: their own image is "your
+    image"."""
+    initial = {
+        "prompt": source.prompt,
+        "negative_prompt": source.negative_prompt,
+        "count": str(source.batch.count),
+    }
     model = next((m for m in offered if m.id == source.model), None)
     if model is not None:
         initial["model"] = model.id

@@ -97,25 +97,42 @@
     }
   });
 
-  // The model select: the button shows the chosen model's cost, the credits warning follows
-  // it, and the aspect ratio moves to the model's default until the member picks one.
+  // The model select and the count: the button shows the whole request's cost (count × the
+  // model's credits; the page says "credits each" until this runs), the credits warning
+  // follows it, and the aspect ratio moves to the model's default until the member picks one.
   // Each option carries data-credits and data-ratio (generations/forms.py, ModelSelect).
-  function followModel(select) {
+  function imageCount(form) {
+    var field = form.querySelector("[data-count]");
+    var count = field ? parseInt(field.value, 10) : 1;
+    return isNaN(count) || count < 1 ? 1 : count;
+  }
+
+  function showCost(form, credits) {
+    var cost = form.querySelector("[data-cost]");
+    var count = imageCount(form);
+    var total = credits * count;
+    var words = cost ? cost.getAttribute("data-total") || "credits" : "credits";
+    if (cost) {
+      cost.textContent = count === 1 ? " · " + credits + " " + words
+        : " · " + count + " × " + credits + " = " + total + " " + words;
+    }
+    var warning = form.querySelector("[data-credits-warning]");
+    if (warning) {
+      warning.hidden = !(parseInt(warning.getAttribute("data-balance"), 10) < total);
+      var shown = warning.querySelector("[data-warning-cost]");
+      if (shown) shown.textContent = total;
+    }
+    followBudget(form, total);
+  }
+
+  function followModel(select, moveRatio) {
     var option = select.options[select.selectedIndex];
     var form = select.form;
     if (!option || !form) return;
     var credits = parseInt(option.getAttribute("data-credits"), 10);
-    var cost = form.querySelector("[data-cost]");
-    if (cost && !isNaN(credits)) cost.textContent = " · " + credits + " credits";
-    var warning = form.querySelector("[data-credits-warning]");
-    if (warning && !isNaN(credits)) {
-      warning.hidden = !(parseInt(warning.getAttribute("data-balance"), 10) < credits);
-      var shown = warning.querySelector("[data-warning-cost]");
-      if (shown) shown.textContent = credits;
-    }
-    if (!isNaN(credits)) followBudget(form, credits);
+    if (!isNaN(credits)) showCost(form, credits);
     var ratio = option.getAttribute("data-ratio");
-    if (ratio && !form.hasAttribute("data-ratio-picked")) {
+    if (moveRatio && ratio && !form.hasAttribute("data-ratio-picked")) {
       var radio = form.querySelector('input[name="aspect_ratio"][value="' + ratio + '"]');
       if (radio && !radio.checked) {
         radio.checked = true;
@@ -187,11 +204,28 @@
   document.addEventListener("change", function (event) {
     var target = event.target;
     if (!target.hasAttribute) return;
-    if (target.hasAttribute("data-model-select")) followModel(target);
+    if (target.hasAttribute("data-model-select")) followModel(target, true);
     if (target.name === "aspect_ratio" && target.form) {
       target.form.setAttribute("data-ratio-picked", "");
     }
   });
+
+  document.addEventListener("input", function (event) {
+    var target = event.target;
+    if (!target.hasAttribute || !target.hasAttribute("data-count") || !target.form) return;
+    var select = target.form.querySelector("[data-model-select]");
+    if (select) followModel(select, false);
+  });
+
+  // A form drawn by the server (the page, or a fresh one after Generate) says "credits each";
+  // show the whole request's cost in its place at once.
+  function showCosts(root) {
+    var selects = root.querySelectorAll ? root.querySelectorAll("[data-model-select]") : [];
+    Array.prototype.forEach.call(selects, function (select) { followModel(select, false); });
+  }
+
+  if (window.htmx) window.htmx.onLoad(showCosts);
+  else document.addEventListener("DOMContentLoaded", function () { showCosts(document); });
 })();
 
 // Say so when a click got no answer: htmx leaves the page as it was on an error, which would
