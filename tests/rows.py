@@ -24,7 +24,8 @@ def generation(user: User, status: str = Status.SUCCEEDED, **fields: Any) -> Gen
         fields.setdefault("error_code", "generation_failed")
         fields.setdefault("error_message", "Rivya could not make this image. Try another prompt.")
     created_at = fields.pop("created_at", None)
-    row = Generation.objects.create(user=user, form_token=uuid.uuid4(), status=status, **fields)
+    fields.setdefault("form_token", uuid.uuid4())
+    row = Generation.objects.create(user=user, status=status, **fields)
     if created_at is not None:  # auto_now_add ignores a value given to create()
         Generation.objects.filter(pk=row.pk).update(created_at=created_at)
         row.created_at = created_at
@@ -36,6 +37,20 @@ def generation(user: User, status: str = Status.SUCCEEDED, **fields: Any) -> Gen
         row.save()
         row.images.create(position=0, image=row.image.name, width=128, height=128)
     return row
+
+
+def batch(user: User, *statuses: str, **fields: Any) -> list[Generation]:
+    """One request of several images, one row per status given (the lead first), as
+    ``lifecycle.create`` saves them: one form token, the followers pointing at the lead; each
+    succeeded one with its own stored image. Seeds count up from ``seed`` (default 100)."""
+    token, seed = uuid.uuid4(), fields.pop("seed", 100)
+    rows: list[Generation] = []
+    for position, status in enumerate(statuses):
+        lead = {"batch_lead": rows[0], "batch_position": position} if rows else {}
+        rows.append(
+            generation(user, status, form_token=token, seed=seed + position, **lead, **fields)
+        )
+    return rows
 
 
 def ledger_entry(row: Generation, kind: str, credits: int, when: Any = None) -> LedgerEntry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, replace
 from datetime import date, timedelta
 from unittest import mock
@@ -14,9 +15,23 @@ from django.utils.html import escape
 from generations import health
 from generations.catalog import DOCUMENTED_MODELS
 from generations.models import Generation, LedgerEntry, MemberBudget, Status, TeamBudget
-from tests.support import form_html, is_shown, kept_balance, month_name, page_text
+from tests.support import (
+    RESERVED_AND_CHARGED,
+    form_html,
+    is_shown,
+    kept_balance,
+    ledger_entries_of,
+    month_name,
+    page_text,
+    remote_tasks_for,
+    run_until_finished,
+)
 
 pytestmark = pytest.mark.django_db
+
+
+def cards_in(body: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<article id="gen-(\d+)"', body)]
 
 
 def this_month() -> date:
@@ -260,3 +275,107 @@ def test_it_puts_the_new_card_at_the_top_even_while_a_filter_it_misses_is_on(
         "/?q=tram&status=failed", headers={"HX-Request": "true", "HX-Target": "history"}
     )
     assert f'id="gen-{generation.pk}"' not in again.content.decode()
+
+
+# -- Several images per request (issue 11) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", ["0", "5", "x", "-1", "2.5"])
+def test_it_refuses_a_bad_count_beside_the_field_and_reserves_nothing(
+    alice, alice_client, form_data, enqueued, count
+):
+    response = alice_client.post("/generations/", form_data(count=count))
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert re.search(
+        r'<p class="field-error" id="id_count_error">\s*'
+        r"Ask for a whole number of images from 1 to 4.\s*</p>",
+        body,
+    )
+    assert 'aria-invalid="true"' in body
+    assert Generation.objects.count() == 0
+    assert LedgerEntry.objects.count() == 0
+    assert not MemberBudget.objects.filter(user=alice, used__gt=0).exists()
+    enqueued.assert_not_called()
+
+
+def test_it_makes_one_image_when_the_count_is_left_out(alice_client, form_data, enqueued):
+    alice_client.post("/generations/", form_data())
+    assert Generation.objects.count() == 1
+
+
+def test_it_refuses_a_request_the_budget_has_room_for_only_in_part(
+    alice, alice_client, form_data, enqueued
+):
+    # Room for two images of 8 credits; four are asked for: none is saved or reserved.
+    MemberBudget.objects.create(user=alice, monthly_limit=20, used=4, period=this_month())
+    response = alice_client.post("/generations/", form_data(count="4"))
+    assert response.status_code == 400
+    message = "This costs 32 credits, but you have 16 of your 20 credits left"
+    assert message in page_text(response)
+    assert Generation.objects.count() == 0
+    assert LedgerEntry.objects.count() == 0
+    assert MemberBudget.objects.get(user=alice).used == 4
+    enqueued.assert_not_called()
+
+
+def test_it_reserves_every_image_of_a_request_in_one_debit(
+    alice, alice_client, form_data, enqueued, django_capture_on_commit_callbacks
+):
+    MemberBudget.objects.create(user=alice, monthly_limit=32, used=0, period=this_month())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post("/generations/", form_data(count="4", seed="7"))
+    assert response.status_code == 302
+    rows = list(Generation.objects.order_by("batch_position"))
+    assert [r.batch_position for r in rows] == [0, 1, 2, 3]
+    assert [r.batch_lead_id for r in rows] == [None, rows[0].pk, rows[0].pk, rows[0].pk]
+    assert [r.seed for r in rows] == [7, 8, 9, 10]  # each image differs, and can be made again
+    assert len({r.uuid for r in rows}) == 4
+    assert MemberBudget.objects.get(user=alice).used == 32
+    reserved = LedgerEntry.objects.filter(kind="reserve").values_list("generation_id", "credits")
+    assert sorted(reserved) == [(r.pk, 8) for r in rows]
+    assert sorted(c.args[0] for c in enqueued.call_args_list) == [r.pk for r in rows]
+
+
+def test_it_makes_one_request_for_a_form_of_four_sent_twice(alice_client, form_data, enqueued):
+    data = form_data(count="4")
+    alice_client.post("/generations/", data)
+    alice_client.post("/generations/", data)
+    assert Generation.objects.count() == 4
+    assert LedgerEntry.objects.count() == 4
+
+
+def test_it_picks_a_seed_for_each_image_when_it_is_left_empty(alice_client, form_data, enqueued):
+    alice_client.post("/generations/", form_data(count="3"))
+    rows = list(Generation.objects.all())
+    assert all(r.seed is not None and r.seed_picked for r in rows)
+
+
+def test_it_returns_one_card_for_a_request_of_four(alice_client, form_data, enqueued):
+    response = alice_client.post(
+        "/generations/", form_data(count="4"), headers={"HX-Request": "true"}
+    )
+    lead = Generation.objects.get(batch_lead__isnull=True)
+    assert cards_in(response.content.decode()) == [lead.pk]
+    assert "0 of 4 done" in page_text(response)
+
+
+def test_it_makes_four_tasks_at_rivya_and_charges_each_once(
+    sim, alice, alice_client, form_data, enqueued
+):
+    response = alice_client.post("/generations/", form_data(count="4"))
+    assert response.status_code == 302
+    rows = list(Generation.objects.order_by("batch_position"))
+    for row in rows:
+        assert run_until_finished(row).status == Status.SUCCEEDED
+    assert sim.state.creates_total == 4
+    tasks = [task for row in rows for task in remote_tasks_for(sim, row)]
+    assert len({task.id for task in tasks}) == 4  # one task per image, each under its own key
+    assert {task.idempotency_key for task in tasks} == {str(r.uuid) for r in rows}
+    for row in rows:
+        assert ledger_entries_of(row) == RESERVED_AND_CHARGED
+    home = alice_client.get("/")
+    assert cards_in(home.content.decode()) == [rows[0].pk]
+    detail = alice_client.get(f"/generations/{rows[0].pk}/").content.decode()
+    assert detail.count('class="full"') == 4
+    assert "4 of 4 done" in page_text(detail)
