@@ -13,8 +13,8 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from generations.models import Board, BoardItem, Generation, GenerationImage
-from tests.rows import generation
+from generations.models import Board, BoardItem, Generation, GenerationImage, Status
+from tests.rows import batch, generation
 from tests.support import png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -159,3 +159,11 @@ def test_it_requires_sign_in(client, board):
     response = client.get(f"/boards/{board.pk}/download.zip")
     assert response.status_code == 302
     assert response.url.startswith("/accounts/login/")
+
+
+def test_it_holds_every_image_of_a_request_on_the_board(alice, alice_client, board):
+    lead, _, third = batch(alice, Status.SUCCEEDED, Status.FAILED, Status.SUCCEEDED, prompt="Dune")
+    BoardItem.objects.create(board=board, generation=lead, added_by=alice)
+    archive = read_zip(alice_client.get(f"/boards/{board.pk}/download.zip"))
+    assert archive.namelist() == ["dune.png", "dune-2.png"]
+    assert archive.read("dune-2.png") == default_storage.open(third.images.get().image.name).read()

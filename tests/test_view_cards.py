@@ -11,7 +11,7 @@ from django.utils import timezone
 from generations import lifecycle
 from generations.models import Favorite, Generation, Status
 from generations.rivya import get_client
-from tests.rows import generation
+from tests.rows import batch, generation
 from tests.support import page_text, rivya_failing_since
 
 pytestmark = pytest.mark.django_db
@@ -247,3 +247,26 @@ def test_it_uses_the_same_few_queries_when_nothing_changed(
     refresh = what_the_page_has(alice_client.get("/").content.decode())
     with django_assert_num_queries(3):
         assert alice_client.get(refresh).status_code == 204
+
+
+# -- A request of several images (issue 11) ------------------------------------------------------
+
+
+def test_it_answers_one_card_for_a_request_and_keeps_it_pending_until_every_image_is_in(
+    alice, alice_client
+):
+    lead, _, third = batch(alice, Status.SUCCEEDED, Status.SUCCEEDED, Status.PROCESSING)
+    body = alice_client.get(query(lead.pk)).content.decode()
+    assert card_ids(body) == [lead.pk]
+    assert f'data-pending="{lead.pk}"' in body
+    assert page_text(body).count("<img ") == 2  # two images are in; the third is on its way
+    assert "2 of 3 done" in page_text(body)
+    Generation.objects.filter(pk=third.pk).update(status=Status.FAILED)
+    body = alice_client.get(query(lead.pk)).content.decode()
+    assert "data-pending" not in body
+    assert "2 of 3 done · 1 failed" in page_text(body)
+
+
+def test_it_never_answers_a_card_for_an_image_that_is_not_a_requests_first(alice, alice_client):
+    _, follower = batch(alice, Status.PROCESSING, Status.PROCESSING)
+    assert card_ids(alice_client.get(query(follower.pk)).content.decode()) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from generations.models import Generation, LedgerEntry, Status
-from tests.rows import generation, ledger_entry
+from tests.rows import batch, generation, ledger_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +82,19 @@ def test_it_requires_sign_in(alice, client):
     response = client.post(f"/generations/{row.pk}/delete/")
     assert response.status_code == 302
     assert Generation.objects.get(pk=row.pk).deleted_at is None
+
+
+# -- A request of several images (issue 11) ------------------------------------------------------
+
+
+def test_it_deletes_every_image_of_a_request(alice, alice_client):
+    rows = batch(alice, Status.SUCCEEDED, Status.FAILED, Status.SUCCEEDED)
+    alice_client.post(f"/generations/{rows[0].pk}/delete/")
+    assert Generation.objects.filter(deleted_at__isnull=True).count() == 0
+
+
+def test_it_waits_until_every_image_of_a_request_is_finished(alice, alice_client):
+    rows = batch(alice, Status.SUCCEEDED, Status.PROCESSING)
+    response = alice_client.post(f"/generations/{rows[0].pk}/delete/", follow=True)
+    assert "still being made" in response.content.decode()
+    assert Generation.objects.filter(deleted_at__isnull=True).count() == 2

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from generations.models import Generation, Status
-from tests.rows import generation
+from tests.rows import batch, generation
 from tests.support import page_text
 
 pytestmark = pytest.mark.django_db
@@ -152,3 +152,35 @@ def test_it_offers_cancel_before_sending_and_stop_waiting_after(alice, alice_cli
     others = bob_client.get(f"/generations/{row.pk}/").content.decode()
     assert stop not in others
     assert cancel not in others
+
+
+# -- A request of several images (issue 11) ------------------------------------------------------
+
+
+def test_it_shows_every_image_of_a_request_and_says_what_the_others_are_doing(alice, bob_client):
+    lead, *_ = batch(alice, Status.SUCCEEDED, Status.SUCCEEDED, Status.FAILED, Status.PROCESSING)
+    body = page_text(bob_client.get(f"/generations/{lead.pk}/"))
+    assert body.count('class="full"') == 2
+    assert "Image 1 · seed 100" in body
+    assert "Image 2 · seed 101" in body
+    assert "Image 3 failed." in body
+    assert "Image 4: Processing" in body
+    listed = facts(body)
+    assert "<dt>Images</dt> <dd>4</dd>" in listed
+    assert "<dd>2 of 4 done</dd>" in listed
+    assert "<dd>32 reserved</dd>" in listed
+
+
+def test_it_shows_all_four_once_they_are_made(alice, alice_client):
+    lead, *_ = batch(alice, *[Status.SUCCEEDED] * 4)
+    body = page_text(alice_client.get(f"/generations/{lead.pk}/"))
+    assert body.count('class="full"') == 4
+    assert all(f"?n={n}" in body for n in (1, 2, 3, 4))
+    assert "<dd>32 charged</dd>" in facts(body)
+
+
+def test_it_answers_an_image_of_a_request_with_the_requests_page(alice, alice_client):
+    lead, follower = batch(alice, Status.SUCCEEDED, Status.SUCCEEDED)
+    response = alice_client.get(f"/generations/{follower.pk}/")
+    assert response.status_code == 302
+    assert response.url == f"/generations/{lead.pk}/"

@@ -15,7 +15,7 @@ from django.utils import timezone
 from PIL import Image
 
 from generations.models import Generation, Status
-from tests.rows import generation
+from tests.rows import batch, generation
 from tests.support import new_generation, opened, page_text, png_text, run_until_finished
 
 pytestmark = pytest.mark.django_db
@@ -206,3 +206,22 @@ def test_its_link_names_the_image_of_several(alice):
 def test_its_link_is_left_out_for_an_unfinished_one(alice):
     row = generation(alice, Status.PROCESSING)
     assert render_to_string("generations/_download_link.html", {"generation": row}).strip() == ""
+
+
+# -- A request of several images (issue 11) ------------------------------------------------------
+
+
+def test_it_counts_n_through_every_image_of_a_request(alice, bob_client):
+    lead, _, third = batch(alice, Status.SUCCEEDED, Status.FAILED, Status.SUCCEEDED, seed=70)
+    data = body_of(bob_client.get(f"/generations/{lead.pk}/download/?n=2"))
+    assert "Seed: 72, " in png_text(data)["parameters"]  # the third image's: the second failed
+    original = opened(stored(third.images.get().image.name))
+    assert opened(data).tobytes() == original.tobytes()
+    assert bob_client.get(f"/generations/{lead.pk}/download/?n=3").status_code == 404
+
+
+def test_it_downloads_a_request_whose_first_image_failed(alice, alice_client):
+    lead, _ = batch(alice, Status.FAILED, Status.SUCCEEDED, seed=5)
+    response = alice_client.get(f"/generations/{lead.pk}/download/")
+    assert response.status_code == 200
+    assert "Seed: 6, " in png_text(body_of(response))["parameters"]

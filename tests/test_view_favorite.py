@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from generations.models import Favorite
-from tests.rows import generation
+from generations.models import Favorite, Status
+from tests.rows import batch, generation
 from tests.support import page_text
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +161,14 @@ def test_it_lists_the_starred_image_under_favorites(alice, bob, alice_client):
     body = alice_client.get("/?favorites=1").content.decode()
     assert "the one I like" in body
     assert "another one" not in body
+
+
+# -- A request of several images (issue 11) ------------------------------------------------------
+
+
+def test_a_star_on_any_image_of_a_request_stars_the_request(alice, bob, alice_client):
+    lead, follower = batch(bob, Status.SUCCEEDED, Status.SUCCEEDED, prompt="a pair")
+    alice_client.post(f"/generations/{follower.pk}/favorite/", {"star": "1"})
+    assert stars(alice) == [lead.pk]
+    body = alice_client.get("/?favorites=1").content.decode()
+    assert body.count(f'<article id="gen-{lead.pk}"') == 1

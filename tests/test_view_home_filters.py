@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from generations.models import Favorite, Status
 from generations.views import PAGE_SIZE
-from tests.rows import generation
+from tests.rows import batch, generation
 from tests.support import page_text
 
 pytestmark = pytest.mark.django_db
@@ -323,3 +323,12 @@ def test_it_says_when_the_filters_match_nothing_and_offers_to_clear_them(alice, 
 def test_it_keeps_the_empty_studio_words_without_a_filter(alice_client):
     words = empty_words(alice_client.get("/"))
     assert words == "No images yet. Write a prompt above to make the first one."
+
+
+def test_it_lists_a_request_under_each_state_one_of_its_images_is_in(alice, alice_client):
+    batch(alice, Status.SUCCEEDED, Status.FAILED, Status.PROCESSING, prompt="three ways")
+    generation(alice, prompt="just done")
+    assert shown(alice_client.get("/?status=succeeded")) == ["just done", "three ways"]
+    assert shown(alice_client.get("/?status=failed")) == ["three ways"]
+    assert shown(alice_client.get("/?status=pending")) == ["three ways"]
+    assert shown(alice_client.get("/")) == ["just done", "three ways"]  # one card, not three

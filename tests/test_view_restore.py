@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from generations.models import Generation
-from tests.rows import generation
+from generations.models import Generation, Status
+from tests.rows import batch, generation
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +89,10 @@ def test_it_requires_sign_in(alice, client):
     row = deleted(alice)
     assert client.post(f"/generations/{row.pk}/restore/").status_code == 302
     assert Generation.objects.get(pk=row.pk).deleted_at is not None
+
+
+def test_it_brings_back_every_image_of_a_request(alice, alice_client):
+    rows = batch(alice, Status.SUCCEEDED, Status.SUCCEEDED, Status.FAILED)
+    alice_client.post(f"/generations/{rows[0].pk}/delete/")
+    assert restore(alice_client, rows[0]).status_code == 302
+    assert Generation.objects.filter(deleted_at__isnull=True).count() == 3

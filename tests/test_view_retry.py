@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 
 from generations.models import Generation, LedgerEntry, MemberBudget, Status
-from tests.rows import generation
+from tests.rows import batch, generation
 from tests.support import month_name
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +154,29 @@ def test_it_requires_sign_in(alice, client):
     response = client.post(f"/generations/{row.pk}/retry/", {"form_token": str(uuid.uuid4())})
     assert response.status_code == 302
     assert Generation.objects.count() == 1
+
+
+# -- A request of several images (issue 11) ------------------------------------------------------
+
+
+def test_it_makes_a_failed_request_again_with_the_same_count(
+    alice, alice_client, enqueued, django_capture_on_commit_callbacks
+):
+    lead, *_ = batch(alice, Status.FAILED, Status.FAILED, Status.FAILED, prompt="Kites")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = retry(alice_client, lead)
+    assert response.status_code == 302
+    again = list(Generation.objects.filter(prompt="Kites", status=Status.QUEUED))
+    assert len(again) == 3
+    assert sorted(r.batch_position for r in again) == [0, 1, 2]
+    assert LedgerEntry.objects.filter(generation__in=again, kind="reserve").count() == 3
+    assert enqueued.call_count == 3
+
+
+def test_it_refuses_a_request_with_an_image_that_was_made(alice, alice_client, enqueued):
+    lead, _ = batch(alice, Status.FAILED, Status.SUCCEEDED)
+    response = retry(alice_client, lead, **{"HX-Request": "true"})
+    assert response.status_code == 400
+    assert "Only a failed image can be tried again" in response.content.decode()
+    assert Generation.objects.count() == 2
+    enqueued.assert_not_called()

@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from generations.models import Generation, LedgerEntry
-from tests.rows import generation
+from generations.models import Generation, LedgerEntry, Status
+from tests.rows import batch, generation
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +132,22 @@ def test_it_shows_the_plain_form_without_reuse(alice_client, bobs):
     body = studio(alice_client, "who=everyone")
     assert field(body, "prompt") == ""
     assert "These settings are from" not in body
+
+
+def test_it_fills_the_count_of_a_request_of_several_images(alice, alice_client):
+    lead, *_ = batch(alice, Status.SUCCEEDED, Status.SUCCEEDED, Status.FAILED)
+    body = studio(alice_client, f"reuse={lead.pk}")
+    assert re.search(r'<input type="number" name="count" value="3"', body)
+
+
+def test_it_fills_the_request_from_any_of_its_images(alice, alice_client):
+    _, follower = batch(alice, Status.SUCCEEDED, Status.SUCCEEDED, seed=500)
+    body = studio(alice_client, f"reuse={follower.pk}")
+    assert re.search(r'<input type="number" name="count" value="2"', body)
+    assert field(body, "seed") == "500"  # the request's first seed: it makes the same images
+
+
+def test_it_fills_a_count_of_one_for_a_single_image(alice, alice_client):
+    row = generation(alice)
+    body = studio(alice_client, f"reuse={row.pk}")
+    assert re.search(r'<input type="number" name="count" value="1"', body)
