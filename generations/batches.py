@@ -167,6 +167,6 @@ def images_of(lead: Generation) -> QuerySet[GenerationImage]:
 
 def having_status(statuses: Sequence[str]) -> Q:
     """Leads of requests with an image in one of ``statuses``: the lead itself, or one of its
-    followers (few rows: the subquery reads the status index)."""
+    followers (the subquery reads the followers through the status index)."""
     followers = Generation.objects.filter(status__in=statuses, batch_lead__isnull=False)
     return Q(status__in=statuses) | Q(pk__in=followers.values("batch_lead_id"))

@@ -166,4 +166,5 @@ def test_it_holds_every_image_of_a_request_on_the_board(alice, alice_client, boa
     BoardItem.objects.create(board=board, generation=lead, added_by=alice)
     archive = read_zip(alice_client.get(f"/boards/{board.pk}/download.zip"))
     assert archive.namelist() == ["dune.png", "dune-2.png"]
-    assert archive.read("dune-2.png") == default_storage.open(third.images.get().image.name).read()
+    stored = default_storage.open(str(third.images.get().image.name)).read()
+    assert archive.read("dune-2.png") == stored

@@ -100,3 +100,29 @@ def test_it_requires_sign_in(alice, client):
     row = new_generation(alice)
     assert client.post(f"/generations/{row.pk}/cancel/").status_code == 302
     assert Generation.objects.get(pk=row.pk).status == Status.QUEUED
+
+
+# -- A request of several images (issue 11) ------------------------------------------------------
+
+
+def test_it_cancels_every_image_of_a_request_and_gives_all_its_credits_back(alice, alice_client):
+    lead = new_generation(alice, count=3)
+    assert MemberBudget.objects.get(user=alice).used == 24
+    response = cancel(alice_client, lead, **HTMX)
+    assert response.status_code == 200
+    rows = Generation.objects.all()
+    assert [(r.status, r.error_code) for r in rows] == [(Status.FAILED, "cancelled")] * 3
+    assert all(ledger_entries_of(r) == RESERVED_AND_RELEASED for r in rows)
+    assert MemberBudget.objects.get(user=alice).used == 0
+    assert "data-pending" not in response.content.decode()
+
+
+def test_it_cancels_the_images_not_yet_sent_and_leaves_the_others(alice, alice_client):
+    lead = new_generation(alice, count=2)
+    sent = Generation.objects.get(batch_lead=lead)
+    Generation.objects.filter(pk=sent.pk).update(status=Status.PROCESSING, submit_attempts=1)
+    assert cancel(alice_client, lead, **HTMX).status_code == 200
+    assert Generation.objects.get(pk=lead.pk).error_code == "cancelled"
+    assert Generation.objects.get(pk=sent.pk).status == Status.PROCESSING
+    body = alice_client.get("/").content.decode()
+    assert "Stop waiting" in body  # what is left to end for the one that was sent

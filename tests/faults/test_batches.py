@@ -25,8 +25,7 @@ def test_four_images_arrive_and_each_is_charged_once(sim, workers, alice, alice_
     assert response.status_code == 302
     rows = list(Generation.objects.order_by("batch_position"))
     assert len(rows) == 4
-    for row in rows:
-        wait_for(lambda pk=row.pk: finished(pk), timeout=60)
+    wait_for(lambda: all(finished(row.pk) for row in rows), timeout=60)
     for row in rows:
         row.refresh_from_db()
         assert row.status == Status.SUCCEEDED, row.error_message
