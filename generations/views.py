@@ -678,10 +678,12 @@ def _end_early(
     refusal = lifecycle.CannotEnd(lifecycle.ALREADY_FINISHED)
     ended = False
     for member in generation.batch.members:
+        if member.is_finished:
+            continue
         try:
             end(member.pk, request.user)
         except lifecycle.CannotEnd as exc:
-            refusal = exc if not member.is_finished else refusal
+            refusal = exc
         else:
             ended = True
     if not ended:
