@@ -90,7 +90,8 @@ def test_it_uses_the_same_few_queries_however_many_cards(
 ):
     rows = [generation((alice, bob)[i % 2], Status.PROCESSING) for i in range(count)]
     alice_client.get("/")  # the session is warm, as on a real page
-    # The session, the member, and the generations with their members: one query each.
+    # The session, the member, and the generations (every image of their requests) with their
+    # members: one query each.
     with django_assert_num_queries(3):
         response = alice_client.get(query(*(r.pk for r in rows)))
     assert len(card_ids(response.content.decode())) == count
@@ -270,3 +271,15 @@ def test_it_answers_one_card_for_a_request_and_keeps_it_pending_until_every_imag
 def test_it_never_answers_a_card_for_an_image_that_is_not_a_requests_first(alice, alice_client):
     _, follower = batch(alice, Status.PROCESSING, Status.PROCESSING)
     assert card_ids(alice_client.get(query(follower.pk)).content.decode()) == []
+
+
+def test_it_reads_every_image_of_the_requests_in_the_same_few_queries(
+    alice, alice_client, django_assert_num_queries
+):
+    leads = [batch(alice, *[Status.PROCESSING] * 4)[0] for _ in range(10)]
+    alice_client.get("/")
+    with django_assert_num_queries(3):
+        response = alice_client.get(query(*(lead.pk for lead in leads)))
+    body = response.content.decode()
+    assert len(card_ids(body)) == 10
+    assert body.count('class="spinner"') == 40
