@@ -428,7 +428,8 @@ def narrowed(rows: QuerySet[Generation], data: dict[str, Any], user: User) -> Qu
     if data["status"]:
         # A request of several images is listed under each state one of its images is in.
         pending = data["status"] == PENDING
-        rows = rows.filter(batches.having_status(UNFINISHED if pending else [data["status"]]))
+        statuses = UNFINISHED if pending else (data["status"],)
+        rows = rows.filter(batches.having_status(statuses, few=pending))
     if data["from"] or data["to"]:
         # A member's stars are few: their list leads, the dates are checked on each (SQLite
         # would otherwise read a period's every id and look each up in the other filters).
