@@ -96,15 +96,15 @@ def test_it_lists_everything_needed_to_make_it_again(alice, bob_client):
     )
     listed = facts(page_text(bob_client.get(f"/generations/{row.pk}/")))
     assert "<dd>A fox in snow</dd>" in listed
-    assert "<dd> fences </dd>" in listed
+    assert "<dd>fences</dd>" in listed
     assert "<span data-seed>31337</span>" in listed
     assert "picked by the studio" not in listed
     assert "<dd>Imagen 4 Ultra</dd>" in listed
     assert "<dd>3:4</dd>" in listed
-    assert "<dd> 12 charged </dd>" in listed
+    assert "<dd>12 charged</dd>" in listed
     assert "<dd>alice</dd>" in listed
     assert f'datetime="{timezone.localtime(started).isoformat()}' in listed
-    assert "<dd> 1 min 5 s </dd>" in listed
+    assert "<dd>1 min 5 s</dd>" in listed
 
 
 def test_it_says_the_studio_picked_the_seed_and_offers_to_copy_it(alice, alice_client):

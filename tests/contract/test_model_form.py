@@ -48,7 +48,8 @@ def test_it_offers_each_imagen_model_with_its_cost_and_default_ratio(sim, alice_
         assert f'data-credits="{credits}"' in tag
         assert f'data-ratio="{ratio}"' in tag
     assert "data-model-select" in page
-    assert "<span data-cost> · 8 credits </span>" in page
+    # Drawn by the server, the cost of each image (app.js shows the whole request's).
+    assert '<span data-cost data-total="credits"> · 8 credits each </span>' in page
 
 
 def test_it_names_an_unavailable_model_and_offers_the_others(sim, alice_client):
