@@ -147,7 +147,7 @@ def test_it_keeps_the_members_own_star_on_a_refreshed_card(alice, bob, alice_cli
 
 # -- Only what changed: the page sends what it has, and gets back what is new --------------------
 
-PENDING = re.compile(r'data-pending="(\d+)"\s+data-version="(\d+)"')
+PENDING = re.compile(r'data-pending="(\d+)"\s+data-version="([\d-]+)"')  # a request: one per image
 STATE = re.compile(r'<div id="rivya-banner"[^>]*data-state="([^"]*)"')
 
 
@@ -283,3 +283,13 @@ def test_it_reads_every_image_of_the_requests_in_the_same_few_queries(
     body = response.content.decode()
     assert len(card_ids(body)) == 10
     assert body.count('class="spinner"') == 40
+
+
+def test_it_answers_a_requests_card_when_any_of_its_images_changed(alice, alice_client):
+    lead, follower = batch(alice, Status.PROCESSING, Status.PROCESSING)
+    refresh = what_the_page_has(alice_client.get("/").content.decode())
+    assert alice_client.get(refresh).status_code == 204
+    Generation.objects.filter(pk=follower.pk).update(status=Status.SUCCEEDED)
+    body = alice_client.get(refresh).content.decode()
+    assert card_ids(body) == [lead.pk]
+    assert "1 of 2 done" in page_text(body)
