@@ -311,7 +311,7 @@ def test_it_refuses_a_request_the_budget_has_room_for_only_in_part(
     MemberBudget.objects.create(user=alice, monthly_limit=20, used=4, period=this_month())
     response = alice_client.post("/generations/", form_data(count="4"))
     assert response.status_code == 400
-    message = "This costs 32 credits, but you have 16 of your 20 credits left"
+    message = f"This needs 32 credits; 16 of 20 are left in {month_name()}."
     assert message in page_text(response)
     assert Generation.objects.count() == 0
     assert LedgerEntry.objects.count() == 0
@@ -379,3 +379,16 @@ def test_it_makes_four_tasks_at_rivya_and_charges_each_once(
     detail = alice_client.get(f"/generations/{rows[0].pk}/").content.decode()
     assert detail.count('class="full"') == 4
     assert "4 of 4 done" in page_text(detail)
+
+
+def test_it_refuses_a_request_the_teams_cap_has_room_for_only_in_part(
+    alice, alice_client, form_data, enqueued
+):
+    TeamBudget.objects.create(pk=TeamBudget.ID, monthly_limit=20, used=4, period=this_month())
+    response = alice_client.post("/generations/", form_data(count="3"))
+    assert response.status_code == 400
+    assert "This needs 24 credits; the team has 16 of its 20 left" in page_text(response)
+    assert Generation.objects.count() == 0
+    assert LedgerEntry.objects.count() == 0
+    assert TeamBudget.objects.get().used == 4
+    assert not MemberBudget.objects.filter(used__gt=0).exists()
