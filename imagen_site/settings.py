@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import dj_database_url
 import django_stubs_ext
@@ -59,6 +60,19 @@ def env_float(name: str, default: float) -> float:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def media_origins(bucket: str, endpoint: str | None, region: str | None) -> str:
+    """Where the bucket's signed URLs point (comma-separated), path-style or virtual-hosted."""
+    if not bucket:
+        return ""
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if not parts.scheme or not parts.netloc:
+            raise ImproperlyConfigured(f"AWS_S3_ENDPOINT_URL must be a URL, not {endpoint!r}")
+        return f"{parts.scheme}://{parts.netloc},{parts.scheme}://{bucket}.{parts.netloc}"
+    regional = f",https://{bucket}.s3.{region}.amazonaws.com" if region else ""
+    return f"https://{bucket}.s3.amazonaws.com{regional}"
 
 
 # Where the embedded default keeps its files. Settings do no I/O: script/bootstrap, runstack and
@@ -203,8 +217,33 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+# Images: the local folder by default, a private S3-compatible bucket when one is named (every
+# node then sees every image). Either way a page links /media/<name>, which only a signed-in
+# member gets, and only while the generation that owns the file is not deleted (imagen_site/
+# storage.py): from the folder, or as a redirect to a signed URL that soon stops working.
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME", "")
+AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL", "") or None  # None: Amazon S3 itself
+AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", "") or None
+# None leaves boto3 its own ways to find credentials (an instance role, ~/.aws).
+AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID", "") or None
+AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY", "") or None
+AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 600)
+if not 0 < AWS_QUERYSTRING_EXPIRE <= 900:
+    raise ImproperlyConfigured(
+        "AWS_QUERYSTRING_EXPIRE must be seconds from 1 to 900 (a leaked image link must stop "
+        f"working within fifteen minutes), not {AWS_QUERYSTRING_EXPIRE}"
+    )
+AWS_QUERYSTRING_AUTH = True  # every link to the bucket is signed: it is never public
+AWS_DEFAULT_ACL = None  # objects get the bucket's own (private) policy
+AWS_S3_SIGNATURE_VERSION = "s3v4"  # signed URLs carry their expiry in what is signed
+AWS_S3_FILE_OVERWRITE = True  # a rerun stores a generation's image under the same name
+MEDIA_STORAGE = (
+    "imagen_site.storage_s3.PrivateS3Storage"
+    if AWS_STORAGE_BUCKET_NAME
+    else "imagen_site.storage.LocalMediaStorage"
+)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": MEDIA_STORAGE},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -213,8 +252,11 @@ STORAGES = {
         )
     },
 }
-# Media is served by Django itself only where no proxy does it (the embedded default).
-SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG)
+# Where a signed image URL points, for the page's Content-Security-Policy (img-src): a thumbnail
+# is fetched from /media/ and follows the redirect there.
+MEDIA_ORIGINS = env_list(
+    "MEDIA_ORIGINS", media_origins(AWS_STORAGE_BUCKET_NAME, AWS_S3_ENDPOINT_URL, AWS_S3_REGION_NAME)
+)
 
 # Security headers; production gets the strict set, development keeps plain http working.
 # X-Forwarded-Proto is believed only when a proxy sets it: without one, any browser could send
@@ -235,7 +277,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:", *MEDIA_ORIGINS],
         "connect-src": ["'self'"],
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
