@@ -6,6 +6,7 @@ in files under ``var/``, the local Rivya simulator, and media on disk. Productio
 ``ALLOWED_HOSTS`` and ``DEBUG=false``.
 """
 
+import ipaddress
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -116,6 +117,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "imagen_site.logs.request_id_middleware",  # first: every later line carries the request id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -437,11 +439,41 @@ RESULT_DEADLINE_SECONDS = env_float("RESULT_DEADLINE_SECONDS", 30.0)
 RESULT_MAX_PIXELS = env_int("RESULT_MAX_PIXELS", 16_777_216)
 THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 512)
 
+# Logs: plain lines, or with LOG_FORMAT=json one JSON object per line (imagen_site/logs.py), each
+# with the request id (or the Celery task's id) and the generation it is about.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "imagen_site.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "imagen_site.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+# A worker keeps these handlers for JSON lines; plain lines stay in Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
+# Operators: GET /healthz for anyone (no secrets in it); /metrics (Prometheus) only with
+# "Authorization: Bearer <METRICS_TOKEN>" or from METRICS_ALLOWED_ADDRESSES (addresses or
+# networks, as imagen_site.security.client_address reads the client's address).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1")
+for _network in METRICS_ALLOWED_ADDRESSES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_ADDRESSES must list addresses or networks, not {_network!r}"
+        ) from None

@@ -11,6 +11,9 @@ storage is in ``storage_s3.py``, so the embedded default never imports boto3.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, storages
 from django.http import HttpRequest
@@ -25,6 +28,10 @@ class MemberServed:
         """The answer to a member allowed to see the stored file ``name``."""
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Raise if files cannot be kept now (``/healthz``); quick, and reads no file."""
+        raise NotImplementedError
+
 
 class LocalMediaStorage(MemberServed, FileSystemStorage):
     """The embedded default: files under MEDIA_ROOT, sent by Django to the members it let in."""
@@ -33,13 +40,24 @@ class LocalMediaStorage(MemberServed, FileSystemStorage):
         # serve() answers conditional requests and refuses to leave the folder.
         return serve(request, name, document_root=str(self.location))
 
+    def check(self) -> None:
+        folder = Path(self.location)
+        folder.mkdir(parents=True, exist_ok=True)  # as the first save would
+        if not os.access(folder, os.W_OK):
+            raise OSError(f"this process cannot write to the media folder {folder}")
 
-def member_response(request: HttpRequest, name: str) -> HttpResponseBase:
-    """What a member allowed to see ``name`` gets from the storage in use."""
+
+def media_storage() -> MemberServed:
+    """The storage in use, which keeps images for members only."""
     storage = storages["default"]
     if not isinstance(storage, MemberServed):
         raise ImproperlyConfigured(
             "STORAGES['default'] must be imagen_site.storage.LocalMediaStorage or "
             "imagen_site.storage_s3.PrivateS3Storage: only they keep images for members only"
         )
-    return storage.member_response(request, name)
+    return storage
+
+
+def member_response(request: HttpRequest, name: str) -> HttpResponseBase:
+    """What a member allowed to see ``name`` gets from the storage in use."""
+    return media_storage().member_response(request, name)

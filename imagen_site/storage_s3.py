@@ -24,6 +24,8 @@ class PrivateS3Storage(MemberServed, S3Storage):  # type: ignore[misc]  # storag
 
     client_config: Config
     querystring_expire: int
+    bucket_name: str
+    connection: Any
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -42,3 +44,7 @@ class PrivateS3Storage(MemberServed, S3Storage):  # type: ignore[misc]  # storag
         # page of thumbnails is not signed again on every visit; no shared cache keeps it.
         response["Cache-Control"] = f"private, max-age={self.querystring_expire // 2}"
         return response
+
+    def check(self) -> None:
+        # HEAD on the bucket: the server answers, the keys work and the bucket is there.
+        self.connection.meta.client.head_bucket(Bucket=self.bucket_name)

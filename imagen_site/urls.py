@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from generations.models import Generation, GenerationImage
 from generations.signin import AdminSignInForm, SignInForm
-from imagen_site import storage
+from imagen_site import operations, storage
 
 
 def owned_by_a_live_generation(name: str) -> QuerySet[Any, Any]:
@@ -57,6 +57,8 @@ accounts: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("healthz", operations.healthz, name="healthz"),
+    path("metrics", operations.metrics_page, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include(accounts)),
     path("", include("generations.urls")),
