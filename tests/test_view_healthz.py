@@ -90,3 +90,9 @@ def test_a_bucket_setting_that_leads_nowhere_is_failing(client, settings):
         "default": {"BACKEND": "imagen_site.storage_s3.PrivateS3Storage"},
     }
     assert health(client) == (503, {**ALL_OK, "status": "failing", "storage": "failing"})
+
+
+def test_a_load_balancer_may_ask_over_plain_http(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/accounts/login/").status_code == 301  # everything else goes to https
