@@ -305,6 +305,47 @@ class Workers:
             worker.stop()
 
 
+# -- Web processes --------------------------------------------------------------------------------
+
+
+@dataclass
+class WebProcess:
+    """One gunicorn serving the studio on its own loopback port; its output goes to ``log``."""
+
+    env: dict[str, str]
+    log: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> WebProcess:
+        argv = [
+            sys.executable, "-m", "gunicorn", "imagen_site.wsgi:application",
+            "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4",
+        ]  # fmt: skip
+        with self.log.open("ab") as out:  # cwd: gunicorn reads gunicorn.conf.py there
+            self.process = subprocess.Popen(
+                argv, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+            )
+
+        def answers() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"gunicorn exited early:\n{self.log.read_text()[-3000:]}")
+            return port_open(self.port)
+
+        wait_for(answers, timeout=60, every=0.1)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+        self.process = None
+
+
 # -- Holding the simulator at a chosen moment ---------------------------------------------------
 
 
