@@ -11,7 +11,7 @@ from django.utils import timezone
 from generations.models import Generation
 from imagen_site.settings import media_origins
 from tests.rows import generation
-from tests.support import django_process
+from tests.support import settings_refused
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +63,5 @@ def test_it_allows_pages_to_show_images_from_the_bucket():
 
 
 @pytest.mark.parametrize("seconds", ["0", "901", "ten"])
-def test_it_refuses_a_signed_url_that_would_last_too_long(tmp_path, seconds):
-    done = django_process(tmp_path, "", AWS_QUERYSTRING_EXPIRE=seconds)
-    assert done.returncode != 0
-    assert "AWS_QUERYSTRING_EXPIRE must be" in done.stderr
+def test_it_refuses_a_signed_url_that_would_last_too_long(seconds):
+    assert "AWS_QUERYSTRING_EXPIRE must be" in settings_refused({"AWS_QUERYSTRING_EXPIRE": seconds})
