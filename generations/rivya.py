@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from django.conf import settings
 
-from generations import health
+from generations import health, telemetry
 from generations.errors import ErrorPolicy, policy_for
 
 logger = logging.getLogger(__name__)
@@ -433,16 +433,21 @@ class RivyaClient:
         self._http.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Answer:
-        """Every call goes through here: its outcome is noted for the studio's health."""
+        """Every call goes through here: its outcome is noted for the studio's health, and
+        logged and counted for operators (``telemetry``)."""
+        started = time.monotonic()
         try:
             answer = self._exchange(method, path, **kwargs)
         except RivyaError as exc:
             health.note_failure(exc)
+            telemetry.rivya_call(method, path, started, None, exc)
             raise
-        if answer.status >= 500 or answer.status == 429:  # Rivya answered, but is not working
-            health.note_failure(parse_error(answer))
+        refused = parse_error(answer) if answer.status >= 400 else None
+        if refused is not None and (answer.status >= 500 or answer.status == 429):
+            health.note_failure(refused)  # Rivya answered, but is not working
         else:
             health.note_success()
+        telemetry.rivya_call(method, path, started, answer.status, refused)
         return answer
 
     def _exchange(self, method: str, path: str, **kwargs: Any) -> Answer:

@@ -6,10 +6,12 @@ in files under ``var/``, the local Rivya simulator, and media on disk. Productio
 ``ALLOWED_HOSTS`` and ``DEBUG=false``.
 """
 
+import ipaddress
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import dj_database_url
 import django_stubs_ext
@@ -61,6 +63,19 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def media_origins(bucket: str, endpoint: str | None, region: str | None) -> str:
+    """Where the bucket's signed URLs point (comma-separated), path-style or virtual-hosted."""
+    if not bucket:
+        return ""
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if not parts.scheme or not parts.netloc:
+            raise ImproperlyConfigured(f"AWS_S3_ENDPOINT_URL must be a URL, not {endpoint!r}")
+        return f"{parts.scheme}://{parts.netloc},{parts.scheme}://{bucket}.{parts.netloc}"
+    regional = f",https://{bucket}.s3.{region}.amazonaws.com" if region else ""
+    return f"https://{bucket}.s3.amazonaws.com{regional}"
+
+
 # Where the embedded default keeps its files. Settings do no I/O: script/bootstrap, runstack and
 # the test fixtures create the folders (imagen_site.broker.make_folders for the broker's).
 DATA_DIR = Path(env_str("IMAGEN_DATA_DIR", str(BASE_DIR / "var")))
@@ -102,6 +117,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "imagen_site.logs.request_id_middleware",  # first: every later line carries the request id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -203,8 +219,33 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+# Images: the local folder by default, a private S3-compatible bucket when one is named (every
+# node then sees every image). Either way a page links /media/<name>, which only a signed-in
+# member gets, and only while the generation that owns the file is not deleted (imagen_site/
+# storage.py): from the folder, or as a redirect to a signed URL that soon stops working.
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME", "")
+AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL", "") or None  # None: Amazon S3 itself
+AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", "") or None
+# None leaves boto3 its own ways to find credentials (an instance role, ~/.aws).
+AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID", "") or None
+AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY", "") or None
+AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 600)
+if not 0 < AWS_QUERYSTRING_EXPIRE <= 900:
+    raise ImproperlyConfigured(
+        "AWS_QUERYSTRING_EXPIRE must be seconds from 1 to 900 (a leaked image link must stop "
+        f"working within fifteen minutes), not {AWS_QUERYSTRING_EXPIRE}"
+    )
+AWS_QUERYSTRING_AUTH = True  # every link to the bucket is signed: it is never public
+AWS_DEFAULT_ACL = None  # objects get the bucket's own (private) policy
+AWS_S3_SIGNATURE_VERSION = "s3v4"  # signed URLs carry their expiry in what is signed
+AWS_S3_FILE_OVERWRITE = True  # a rerun stores a generation's image under the same name
+MEDIA_STORAGE = (
+    "imagen_site.storage_s3.PrivateS3Storage"
+    if AWS_STORAGE_BUCKET_NAME
+    else "imagen_site.storage.LocalMediaStorage"
+)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": MEDIA_STORAGE},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -213,14 +254,19 @@ STORAGES = {
         )
     },
 }
-# Media is served by Django itself only where no proxy does it (the embedded default).
-SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG)
+# Where a signed image URL points, for the page's Content-Security-Policy (img-src): a thumbnail
+# is fetched from /media/ and follows the redirect there.
+MEDIA_ORIGINS = env_list(
+    "MEDIA_ORIGINS", media_origins(AWS_STORAGE_BUCKET_NAME, AWS_S3_ENDPOINT_URL, AWS_S3_REGION_NAME)
+)
 
 # Security headers; production gets the strict set, development keeps plain http working.
 # X-Forwarded-Proto is believed only when a proxy sets it: without one, any browser could send
 # "https" and pass for a secure request.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# A load balancer asks gunicorn itself over plain http; the answer holds nothing secret.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
@@ -235,7 +281,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:", *MEDIA_ORIGINS],
         "connect-src": ["'self'"],
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
@@ -395,11 +441,41 @@ RESULT_DEADLINE_SECONDS = env_float("RESULT_DEADLINE_SECONDS", 30.0)
 RESULT_MAX_PIXELS = env_int("RESULT_MAX_PIXELS", 16_777_216)
 THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 512)
 
+# Logs: plain lines, or with LOG_FORMAT=json one JSON object per line (imagen_site/logs.py), each
+# with the request id (or the Celery task's id) and the generation it is about.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "imagen_site.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "imagen_site.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+# A worker keeps these handlers for JSON lines; plain lines stay in Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
+# Operators: GET /healthz for anyone (no secrets in it); /metrics (Prometheus) only with
+# "Authorization: Bearer <METRICS_TOKEN>" or from METRICS_ALLOWED_ADDRESSES (addresses or
+# networks, as imagen_site.security.client_address reads the client's address).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1")
+for _network in METRICS_ALLOWED_ADDRESSES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_ADDRESSES must list addresses or networks, not {_network!r}"
+        ) from None

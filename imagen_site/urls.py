@@ -1,7 +1,6 @@
 import posixpath
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -9,10 +8,10 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import URLPattern, URLResolver, include, path, re_path
-from django.views.static import serve
 
 from generations.models import Generation, GenerationImage
 from generations.signin import AdminSignInForm, SignInForm
+from imagen_site import operations, storage
 
 
 def owned_by_a_live_generation(name: str) -> QuerySet[Any, Any]:
@@ -37,8 +36,8 @@ def serve_media(request: HttpRequest, path: str) -> HttpResponseBase:
     name = posixpath.normpath(path).lstrip("/")
     if not owned_by_a_live_generation(name).exists():
         raise Http404("No such image.")
-    # MEDIA_ROOT is read per request, not frozen at import, so a changed setting is honoured.
-    return serve(request, name, document_root=str(settings.MEDIA_ROOT))
+    # The file from the folder, or a redirect to a signed URL of the bucket (storage.py).
+    return storage.member_response(request, name)
 
 
 # The admin's sign-in is slowed like the studio's (generations/signin.py).
@@ -58,13 +57,11 @@ accounts: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("healthz", operations.healthz, name="healthz"),
+    path("metrics", operations.metrics_page, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include(accounts)),
     path("", include("generations.urls")),
+    # Every image goes through the studio's check, in production too: no proxy serves media.
+    re_path(r"^media/(?P<path>.*)$", serve_media),
 ]
-
-if settings.SERVE_MEDIA:
-    # Only on the embedded default; production serves media from its storage or proxy.
-    urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", serve_media),
-    ]

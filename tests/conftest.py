@@ -23,6 +23,7 @@ from django.test import Client
 from generations import catalogues, health, rivya
 from imagen_site.celery import app as celery_app
 from rivya_sim import Simulator
+from tests.faults.processes import S3Server
 from tests.support import CLOSED_PORT_URL, TEST_API_KEY, make_user, signed_in
 
 # Tests publish to their own queue, on an in-memory broker unless CELERY_BROKER_URL names a real
@@ -90,6 +91,28 @@ def sim(simulator: Simulator, settings: Any) -> Iterator[Simulator]:
     rivya.reset_client()
     yield simulator
     simulator.faults.reset()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """The S3-compatible server: CI's (``S3_TEST_ENDPOINT_URL``, started by .ci/services), else
+    one of this session's own. One that does not answer fails the test; nothing is skipped."""
+    server = S3Server(os.environ.get("S3_TEST_ENDPOINT_URL", "")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_media(s3_server: S3Server, settings: Any) -> str:
+    """Images in a new private bucket of the S3 server, as AWS_STORAGE_BUCKET_NAME would set it;
+    returns the bucket's name."""
+    bucket = f"imagen-test-{uuid.uuid4().hex[:16]}"
+    s3_server.client().create_bucket(Bucket=bucket)
+    for name, value in s3_server.settings(bucket).items():
+        setattr(settings, name, value)
+    default = {"BACKEND": "imagen_site.storage_s3.PrivateS3Storage"}
+    settings.STORAGES = {**settings.STORAGES, "default": default}
+    return bucket
 
 
 @pytest.fixture

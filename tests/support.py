@@ -14,11 +14,13 @@ its helpers from here); rows put straight into the database are in ``tests/rows.
   ``form_html``, ``is_shown``.
 - ``png_bytes``, ``screenshot``, ``console_problems``; ``lightbox_links`` of a page;
   ``settings_refused``.
+- A fresh Django process: ``process_env``, ``django_process``, ``settings_of``.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -330,3 +332,27 @@ def process_env(tmp_path: Path, **env: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         **env,
     }
+
+
+def django_process(tmp_path: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Python ``code`` run after ``django.setup()`` in a fresh process started with ``env``."""
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=Path(settings.BASE_DIR),
+        env=process_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def settings_of(tmp_path: Path, names: list[str], **env: str) -> dict[str, Any]:
+    """The named settings as a fresh process started with ``env`` reads them."""
+    code = (
+        "import json; from django.conf import settings; "
+        f"print(json.dumps({{n: getattr(settings, n) for n in {names!r}}}))"
+    )
+    done = django_process(tmp_path, code, **env)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result

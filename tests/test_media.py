@@ -9,7 +9,9 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from generations.models import Generation
+from imagen_site.settings import media_origins
 from tests.rows import generation
+from tests.support import settings_refused
 
 pytestmark = pytest.mark.django_db
 
@@ -45,3 +47,21 @@ def test_it_answers_404_for_a_file_no_generation_owns(alice_client):
 def test_it_answers_404_for_the_media_folder_itself(alice_client, stored_file):
     assert alice_client.get("/media/").status_code == 404
     assert alice_client.get("/media/generations/").status_code == 404
+
+
+# Images in a bucket (more in tests/test_media_s3.py, against a real S3-compatible server)
+
+
+def test_it_allows_pages_to_show_images_from_the_bucket():
+    assert media_origins("", None, None) == ""
+    assert media_origins("pics", "http://127.0.0.1:9000", None) == (
+        "http://127.0.0.1:9000,http://pics.127.0.0.1:9000"
+    )
+    assert media_origins("pics", None, "eu-west-1") == (
+        "https://pics.s3.amazonaws.com,https://pics.s3.eu-west-1.amazonaws.com"
+    )
+
+
+@pytest.mark.parametrize("seconds", ["0", "901", "ten"])
+def test_it_refuses_a_signed_url_that_would_last_too_long(seconds):
+    assert "AWS_QUERYSTRING_EXPIRE must be" in settings_refused({"AWS_QUERYSTRING_EXPIRE": seconds})

@@ -6,7 +6,8 @@ A worker here is ``celery -A imagen_site worker`` in its own process, on the pyt
 the session simulator, so a test can SIGKILL it at a chosen moment. On the embedded tier each test
 gets its own filesystem broker folder; on the production tier (``CELERY_BROKER_URL`` set) the
 shared broker is used on this run's own queue. Tests that stop or restart a broker start a private
-``redis-server`` on a free loopback port instead of touching the shared one.
+``redis-server`` on a free loopback port instead of touching the shared one. The S3-compatible
+server (``S3Server``) is shared by a session, each test on its own bucket.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+import boto3
+import httpx
 import pytest
 from django.db import connection
 
 from imagen_site import broker as embedded_broker
 from imagen_site.celery import app as celery_app
+from tests import s3_server
 from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,6 +137,62 @@ class RedisServer:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
         self.process = None
+
+
+# -- An S3-compatible server ---------------------------------------------------------------------
+
+
+class S3Server:
+    """``tests/s3_server.py`` (moto, with S3's checks of a signed URL) in its own process on a
+    free loopback port, or the one already running at ``url`` (CI's, from ``.ci/services``)."""
+
+    def __init__(self, url: str = "") -> None:
+        self.given = bool(url)
+        self.url = url or f"http://127.0.0.1:{free_port()}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> S3Server:
+        if not self.given:
+            port = str(urlsplit(self.url).port)
+            argv = [sys.executable, "-m", "tests.s3_server", "--port", port]
+            self.process = subprocess.Popen(
+                argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        wait_for(self.answers, timeout=30, every=0.1)
+        return self
+
+    def answers(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"the S3 server exited ({self.process.returncode})")
+        try:
+            return httpx.get(self.url, timeout=1).status_code < 500
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+    def client(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id=s3_server.ACCESS_KEY,
+            aws_secret_access_key=s3_server.SECRET_KEY,
+            region_name=s3_server.REGION,
+        )
+
+    def settings(self, bucket: str) -> dict[str, Any]:
+        """The app's settings for a bucket of this server, as the environment would give them."""
+        return {
+            "AWS_STORAGE_BUCKET_NAME": bucket,
+            "AWS_S3_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": s3_server.ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": s3_server.SECRET_KEY,
+            "AWS_S3_REGION_NAME": s3_server.REGION,
+        }
 
 
 # -- Worker processes ----------------------------------------------------------------------------
@@ -243,6 +303,47 @@ class Workers:
     def stop_all(self) -> None:
         for worker in self.started:
             worker.stop()
+
+
+# -- Web processes --------------------------------------------------------------------------------
+
+
+@dataclass
+class WebProcess:
+    """One gunicorn serving the studio on its own loopback port; its output goes to ``log``."""
+
+    env: dict[str, str]
+    log: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> WebProcess:
+        argv = [
+            sys.executable, "-m", "gunicorn", "imagen_site.wsgi:application",
+            "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4",
+        ]  # fmt: skip
+        with self.log.open("ab") as out:  # cwd: gunicorn reads gunicorn.conf.py there
+            self.process = subprocess.Popen(
+                argv, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+            )
+
+        def answers() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"gunicorn exited early:\n{self.log.read_text()[-3000:]}")
+            return port_open(self.port)
+
+        wait_for(answers, timeout=60, every=0.1)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+        self.process = None
 
 
 # -- Holding the simulator at a chosen moment ---------------------------------------------------

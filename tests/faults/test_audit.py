@@ -13,7 +13,6 @@ import subprocess
 import sys
 from datetime import UTC, date, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from axes.models import AccessAttempt, AccessLog
@@ -32,7 +31,7 @@ from generations import signin, tasks, webhooks
 from generations.models import Generation, WebhookEvent
 from imagen_site.celery import app as celery_app
 from tests.rows import generation
-from tests.support import png_bytes, process_env
+from tests.support import png_bytes, process_env, settings_of
 
 pytestmark = pytest.mark.django_db
 
@@ -421,25 +420,6 @@ def test_it_still_shows_a_far_but_valid_period(charlie_client):
 
 
 # -- 43 (audit 8): the proxy's TLS header --------------------------------------------------------
-
-
-def settings_of(tmp_path: Path, names: list[str], **env: str) -> dict[str, Any]:
-    """The named settings as a fresh process started with ``env`` reads them."""
-    code = (
-        "import json, django; django.setup(); from django.conf import settings; "
-        f"print(json.dumps({{n: getattr(settings, n) for n in {names!r}}}))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=process_env(tmp_path, **env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 # The documented production settings (docs/production.md), as far as a check needs them.
