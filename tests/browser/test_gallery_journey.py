@@ -3,7 +3,8 @@ on what the step before left, with a real worker making the images against the s
 
 Four images in one request, search in English and Thai, each filter and the shared link, a
 favorite, a board and its zip, reuse, retry, cancel, undo, a download whose metadata reads back,
-and the lightbox with the keyboard. (The view tests cover permissions and bad parameters; this covers the journey.)"""
+and the lightbox with the keyboard. (The view tests cover permissions and bad parameters; this
+covers the journey.)"""
 
 from __future__ import annotations
 
