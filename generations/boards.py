@@ -26,6 +26,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Lower
+from django.utils.translation import gettext
 from zipstream import ZIP_STORED, ZipStream  # type: ignore[import-untyped]
 
 from generations import metadata
@@ -77,14 +78,14 @@ def clean_name(raw: str) -> str:
     characters, no line breaks or other control characters."""
     name = raw.strip()
     if not name:
-        raise BadName("Give the board a name.")
+        raise BadName(gettext("Give the board a name."))
     if len(name) > Board.NAME_MAX_LENGTH:
         raise BadName(
-            f"A board name can be at most {Board.NAME_MAX_LENGTH} characters; "
-            f"this one has {len(name)}."
+            gettext("A board name can be at most %(limit)d characters; this one has %(count)d.")
+            % {"limit": Board.NAME_MAX_LENGTH, "count": len(name)}
         )
     if any(_breaks_the_line(char) for char in name):
-        raise BadName("A board name must be one line, without tabs or control characters.")
+        raise BadName(gettext("A board name must be one line, without tabs or control characters."))
     return name
 
 
@@ -97,7 +98,9 @@ def _name_taken(name: str, *, other_than: int | None = None) -> bool:
 
 
 def _taken(name: str) -> BadName:
-    return BadName(f"There is already a board called “{name}”. Choose another name.")
+    return BadName(
+        gettext("There is already a board called “%(name)s”. Choose another name.") % {"name": name}
+    )
 
 
 def make(maker: User, raw_name: str) -> Board:
@@ -308,7 +311,8 @@ def archive(board: Board) -> Archive:
        byte (a Content-Length: the browser shows progress, and a cut-off download shows as
        failed). ZIP_STORED, because images are compressed already;
     3. a file the storage cannot find is left out, logged, and named in ``missing-images.txt``
-       inside the zip, so the member knows what is not there;
+       inside the zip (its heading in the member's language), so the member knows what is not
+       there;
     4. each original queued as a generator (``_read``) that opens it only when the zip gets to it.
     """
     stream = ZipStream(compress_type=ZIP_STORED, sized=True)
@@ -325,6 +329,7 @@ def archive(board: Board) -> Archive:
         stream.add(_read(stored_name), names.unique(prompt, extension), size=size)
     if missing:
         lines = "\n".join(f"- {prompt}" for prompt in missing)
-        note = f"These images could not be read from storage and are not in this zip:\n{lines}\n"
+        heading = gettext("These images could not be read from storage and are not in this zip:")
+        note = f"{heading}\n{lines}\n"
         stream.add(note.encode(), MISSING_NOTE_NAME)
     return Archive(stream, len(stream), missing)

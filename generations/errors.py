@@ -6,11 +6,24 @@ row: whether a retry can help, whether Rivya is asking us to wait (which is not 
 whether only an admin can fix it, and what the member and the admin read. The client
 (``rivya.RivyaError``), the lifecycle and the admins' usage page all read this table and keep no
 list of their own. The words are whole sentences, so they can be translated one by one.
+
+The words are kept, stored and compared in English: ``lifecycle.fail`` writes the member's words
+into ``Generation.error_message`` and the admin's into ``admin_message`` (a worker has no
+member's language, and a member's request, such as a cancel, must not store Thai where another
+stores English). They are marked for the catalogue with ``gettext_noop`` and put in the reader's
+language where they are shown: :func:`member_words` for a stored sentence, :func:`admin_words`
+for the admins' usage page.
 """
 
 from __future__ import annotations
 
+import re
+import string
 from dataclasses import dataclass
+from functools import cache
+
+from django.utils.translation import gettext
+from django.utils.translation import gettext_noop as N_
 
 
 @dataclass(frozen=True)
@@ -33,8 +46,10 @@ class ErrorPolicy:
     rivya_down: bool = False
 
 
-NOT_SET_UP = "The studio is not set up to reach Rivya. Please tell an admin; nothing was charged."
-KEY_NOT_ACCEPTED = "The Rivya API key is not accepted ({code}). Set a valid RIVYA_API_KEY."
+NOT_SET_UP = N_(
+    "The studio is not set up to reach Rivya. Please tell an admin; nothing was charged."
+)
+KEY_NOT_ACCEPTED = N_("The Rivya API key is not accepted ({code}). Set a valid RIVYA_API_KEY.")
 
 # The studio's own codes for the endings a member chooses (generations/lifecycle.py): cancelled
 # before it was sent, or no longer waited for after it was. Rivya never sends them.
@@ -45,50 +60,68 @@ MEMBER_ENDINGS = frozenset((CANCELLED, STOPPED_WAITING))
 ERROR_POLICIES: dict[str, ErrorPolicy] = {
     "validation_failed": ErrorPolicy(
         retry=False,
-        member_message="Rivya did not accept these settings: {message} Change them and try again.",
-        admin_message="Rivya rejected a request as invalid: {message}",
+        member_message=N_(
+            "Rivya did not accept these settings: {message} Change them and try again."
+        ),
+        admin_message=N_("Rivya rejected a request as invalid: {message}"),
     ),
     "insufficient_credits": ErrorPolicy(
         retry=False,
-        member_message="The team's Rivya account is out of credits. An admin has been told; try "
-        "again once credits are added.",
-        admin_message="The Rivya account has too few credits for a generation. Add credits at "
-        "rivya.ai.",
+        member_message=N_(
+            "The team's Rivya account is out of credits. An admin has been told; try "
+            "again once credits are added."
+        ),
+        admin_message=N_(
+            "The Rivya account has too few credits for a generation. Add credits at rivya.ai."
+        ),
         needs_admin=True,
     ),
     "idempotency_conflict": ErrorPolicy(
         retry=False,
-        member_message="This request clashed with an earlier one under the same id. Submit it "
-        "again as new.",
-        admin_message="Rivya reported idempotency_conflict: the same key was sent with a "
-        "different body.",
+        member_message=N_(
+            "This request clashed with an earlier one under the same id. Submit it again as new."
+        ),
+        admin_message=N_(
+            "Rivya reported idempotency_conflict: the same key was sent with a different body."
+        ),
     ),
     "rate_limited": ErrorPolicy(
         retry=True,
-        member_message="Rivya kept asking us to slow down, so we stopped trying. Its credits "
-        "were returned; try again in a few minutes.",
-        admin_message="Rivya rate-limited us ({message}).",
+        member_message=N_(
+            "Rivya kept asking us to slow down, so we stopped trying. Its credits "
+            "were returned; try again in a few minutes."
+        ),
+        admin_message=N_("Rivya rate-limited us ({message})."),
         waiting=True,
     ),
     "public_api_disabled": ErrorPolicy(
         retry=True,
-        member_message="Rivya's API stayed switched off, so we stopped trying. Its credits were "
-        "returned; try again in a few minutes.",
-        admin_message="Rivya's public API is switched off for now (public_api_disabled); we keep "
-        "retrying.",
+        member_message=N_(
+            "Rivya's API stayed switched off, so we stopped trying. Its credits were "
+            "returned; try again in a few minutes."
+        ),
+        admin_message=N_(
+            "Rivya's public API is switched off for now (public_api_disabled); we keep retrying."
+        ),
         waiting=True,
     ),
     "not_found": ErrorPolicy(
         retry=False,
-        member_message="Rivya no longer knows this job. Submit it again. Please tell an admin; "
-        "nothing was charged.",
-        admin_message="Rivya answered not_found for a task we created: was the API key changed?",
+        member_message=N_(
+            "Rivya no longer knows this job. Submit it again. Please tell an admin; "
+            "nothing was charged."
+        ),
+        admin_message=N_(
+            "Rivya answered not_found for a task we created: was the API key changed?"
+        ),
     ),
     "generation_failed": ErrorPolicy(
         retry=False,
-        member_message="Rivya could not make this image. Nothing was charged. Try again, perhaps "
-        "with a different prompt.",
-        admin_message="A task ended failed with generation_failed.",
+        member_message=N_(
+            "Rivya could not make this image. Nothing was charged. Try again, perhaps "
+            "with a different prompt."
+        ),
+        admin_message=N_("A task ended failed with generation_failed."),
     ),
     "api_key_missing": ErrorPolicy(False, NOT_SET_UP, KEY_NOT_ACCEPTED, needs_admin=True),
     "api_key_invalid": ErrorPolicy(False, NOT_SET_UP, KEY_NOT_ACCEPTED, needs_admin=True),
@@ -96,70 +129,94 @@ ERROR_POLICIES: dict[str, ErrorPolicy] = {
     "api_key_expired": ErrorPolicy(False, NOT_SET_UP, KEY_NOT_ACCEPTED, needs_admin=True),
     "api_scope_denied": ErrorPolicy(
         retry=False,
-        member_message="The studio is not allowed to do this at Rivya. Please tell an admin; "
-        "nothing was charged.",
-        admin_message="The Rivya API key lacks a scope (generations:create, generations:read, "
-        "credits:read, models:read). Create a key with all scopes.",
+        member_message=N_(
+            "The studio is not allowed to do this at Rivya. Please tell an admin; "
+            "nothing was charged."
+        ),
+        admin_message=N_(
+            "The Rivya API key lacks a scope (generations:create, generations:read, "
+            "credits:read, models:read). Create a key with all scopes."
+        ),
         needs_admin=True,
     ),
     "model_unavailable": ErrorPolicy(
         retry=False,
-        member_message="This model is not available at Rivya any more. Pick another model and "
-        "try again.",
-        admin_message="Rivya no longer offers {message} (unavailable or gone from GET "
-        "/api/v1/models); the form no longer offers it.",
+        member_message=N_(
+            "This model is not available at Rivya any more. Pick another model and try again."
+        ),
+        admin_message=N_(
+            "Rivya no longer offers {message} (unavailable or gone from GET "
+            "/api/v1/models); the form no longer offers it."
+        ),
     ),
     "server_error": ErrorPolicy(
         retry=True,
         rivya_down=True,
-        member_message="Rivya kept answering with server errors, so we stopped trying. Its "
-        "credits were returned; try again in a few minutes.",
-        admin_message="Rivya answered with a server error ({message}).",
+        member_message=N_(
+            "Rivya kept answering with server errors, so we stopped trying. Its "
+            "credits were returned; try again in a few minutes."
+        ),
+        admin_message=N_("Rivya answered with a server error ({message})."),
     ),
     "timeout": ErrorPolicy(
         retry=True,
         rivya_down=True,
-        member_message="Rivya kept taking too long to answer, so we stopped trying. Its credits "
-        "were returned; try again in a few minutes.",
-        admin_message="Rivya did not answer in time ({message}).",
+        member_message=N_(
+            "Rivya kept taking too long to answer, so we stopped trying. Its credits "
+            "were returned; try again in a few minutes."
+        ),
+        admin_message=N_("Rivya did not answer in time ({message})."),
     ),
     "connection_error": ErrorPolicy(
         retry=True,
         rivya_down=True,
-        member_message="We could not reach Rivya, so we stopped trying. Its credits were "
-        "returned; try again in a few minutes.",
-        admin_message="Could not connect to Rivya ({message}). Check RIVYA_BASE_URL and the "
-        "network.",
+        member_message=N_(
+            "We could not reach Rivya, so we stopped trying. Its credits were "
+            "returned; try again in a few minutes."
+        ),
+        admin_message=N_(
+            "Could not connect to Rivya ({message}). Check RIVYA_BASE_URL and the network."
+        ),
     ),
     "protocol_error": ErrorPolicy(
         retry=True,
-        member_message="Rivya sent answers we could not read, so we stopped trying. Its credits "
-        "were returned; try again in a few minutes.",
-        admin_message="Rivya sent an answer we could not read ({message}).",
+        member_message=N_(
+            "Rivya sent answers we could not read, so we stopped trying. Its credits "
+            "were returned; try again in a few minutes."
+        ),
+        admin_message=N_("Rivya sent an answer we could not read ({message})."),
     ),
     # The endings a member chooses: the member's words say it was their choice.
     CANCELLED: ErrorPolicy(
         retry=False,
-        member_message="You cancelled this image before it was sent to Rivya. Nothing was "
-        "charged, and its credits are back in your budget.",
-        admin_message="The member cancelled it before it was sent to Rivya, and its reservation "
-        "was released.",
+        member_message=N_(
+            "You cancelled this image before it was sent to Rivya. Nothing was "
+            "charged, and its credits are back in your budget."
+        ),
+        admin_message=N_(
+            "The member cancelled it before it was sent to Rivya, and its reservation was released."
+        ),
     ),
     STOPPED_WAITING: ErrorPolicy(
         retry=False,
-        member_message="You stopped waiting for this image, and its credits are back in your "
-        "budget. Rivya had already started it and cannot be asked to stop: if it finishes after "
-        "all, the image will appear here and its credits will be charged then.",
-        admin_message="The member stopped waiting after it was sent to Rivya, and its "
-        "reservation was released. The late check keeps looking for Rivya's result for a day; "
-        "if it comes, the release becomes the charge.",
+        member_message=N_(
+            "You stopped waiting for this image, and its credits are back in your budget. "
+            "Rivya had already started it and cannot be asked to stop: if it finishes after all, "
+            "the image will appear here and its credits will be charged then."
+        ),
+        admin_message=N_(
+            "The member stopped waiting after it was sent to Rivya, and its "
+            "reservation was released. The late check keeps looking for Rivya's result for a day; "
+            "if it comes, the release becomes the charge."
+        ),
     ),
 }
 UNKNOWN_ERROR = ErrorPolicy(
     retry=False,
-    member_message="Rivya refused this request ({code}). Please tell an admin; nothing was "
-    "charged.",
-    admin_message="Rivya answered with an error code this app does not know: {code}: {message}",
+    member_message=N_(
+        "Rivya refused this request ({code}). Please tell an admin; nothing was charged."
+    ),
+    admin_message=N_("Rivya answered with an error code this app does not know: {code}: {message}"),
 )
 
 # Read from the table, for database queries that need the codes themselves.
@@ -168,3 +225,34 @@ ADMIN_CODES = frozenset(code for code, policy in ERROR_POLICIES.items() if polic
 
 def policy_for(code: str) -> ErrorPolicy:
     return ERROR_POLICIES.get(code, UNKNOWN_ERROR)
+
+
+def admin_words(code: str, message: str = "") -> str:
+    """The admin's words for ``code``, in the active language (for a page; never stored)."""
+    return gettext(policy_for(code).admin_message).format(code=code, message=message)
+
+
+@cache
+def _english_pattern(english: str) -> re.Pattern[str]:
+    """A stored sentence made from ``english``: its ``{code}`` and ``{message}`` as groups."""
+    parts = []
+    for literal, field, _, _ in string.Formatter().parse(english):
+        parts.append(re.escape(literal))
+        if field:
+            parts.append(f"(?P<{field}>.*?)")
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def member_words(code: str, stored: str) -> str:
+    """A failed generation's stored ``error_message`` in the active language: when it is one of
+    the table's sentences (the code's own first, then any other, with the ``{code}`` and
+    ``{message}`` it was made with), that sentence's translation; otherwise as it is stored (a
+    sentence from elsewhere, or written before the words last changed)."""
+    candidates = dict.fromkeys(
+        [policy_for(code).member_message, *(p.member_message for p in ERROR_POLICIES.values())]
+    )
+    for english in candidates:
+        found = _english_pattern(english).fullmatch(stored)
+        if found:
+            return gettext(english).format(**{"code": "", "message": "", **found.groupdict()})
+    return stored

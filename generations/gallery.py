@@ -29,6 +29,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet, Subquery
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from generations import batches, catalog, favorites, search_index
 from generations.forms import western_digits
@@ -49,7 +50,7 @@ OTHER_FILTERS = ("member", "model", "ratio", "status", "from", "to", "favorites"
 FEW_ROWS = 2000
 
 
-NULL_CHARACTER = "This has a null character in it, which no prompt or name can hold. Remove it."
+NULL_CHARACTER = _("This has a null character in it, which no prompt or name can hold. Remove it.")
 
 
 def refuse_null_character(value: Any) -> None:
@@ -72,7 +73,7 @@ class MemberField(forms.ChoiceField):
     def offer(self) -> None:
         """Offer every member, by username, beside "Anyone" (read when first needed)."""
         self.read = None
-        self.choices = lambda: [("", "Anyone"), *((name, name) for name in self.members())]
+        self.choices = lambda: [("", _("Anyone")), *((name, name) for name in self.members())]
 
     def members(self) -> dict[str, User]:
         if self.read is None:
@@ -98,7 +99,7 @@ class DayField(forms.DateField):
 
     widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     default_error_messages = {
-        "invalid": "Enter a date as YYYY-MM-DD, for example 2025-03-31.",
+        "invalid": _("Enter a date as YYYY-MM-DD, for example 2025-03-31."),
     }
 
     def bound_data(self, data: Any, initial: Any) -> Any:
@@ -118,13 +119,13 @@ class DayField(forms.DateField):
         year, month, day = (int(part) for part in found.groups())
         if FIRST_YEAR + BUDDHIST_ERA_OFFSET <= year <= LAST_YEAR + BUDDHIST_ERA_OFFSET:
             raise forms.ValidationError(
-                "Write the year in the Western calendar: %(year)s is %(western)s.",
+                _("Write the year in the Western calendar: %(year)s is %(western)s."),
                 code="buddhist_era",
                 params={"year": year, "western": year - BUDDHIST_ERA_OFFSET},
             )
         if not FIRST_YEAR <= year <= LAST_YEAR:
             raise forms.ValidationError(
-                "Enter a date between %(first)s and %(last)s.",
+                _("Enter a date between %(first)s and %(last)s."),
                 code="year",
                 params={"first": FIRST_YEAR, "last": LAST_YEAR},
             )
@@ -132,7 +133,9 @@ class DayField(forms.DateField):
             return date(year, month, day)
         except ValueError:
             raise forms.ValidationError(
-                "%(text)s is not a day of the calendar.", code="no_such_day", params={"text": text}
+                _("%(text)s is not a day of the calendar."),
+                code="no_such_day",
+                params={"text": text},
             ) from None
 
 
@@ -155,7 +158,7 @@ class ModelField(forms.ChoiceField):
     def offer(self, model_ids: list[tuple[str, str]]) -> None:
         """Offer these (id, name) pairs beside "Any model", and nothing else."""
         self.known = model_ids
-        self.choices = [("", "Any model"), *model_ids]
+        self.choices = [("", _("Any model")), *model_ids]
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -171,56 +174,56 @@ class HistoryFilter(forms.Form):
     """The history's query parameters. Every one is optional; together they narrow."""
 
     q = forms.CharField(
-        label="Search prompts",
+        label=_("Search prompts"),
         required=False,
         max_length=SEARCH_MAX_CHARS,
-        widget=SearchInput(attrs={"placeholder": "Words from the prompt, in any language"}),
+        widget=SearchInput(attrs={"placeholder": _("Words from the prompt, in any language")}),
         error_messages={
-            "max_length": (
+            "max_length": _(
                 "Search for at most %(limit_value)d characters (you typed %(show_value)d)."
             ),
             "null_characters_not_allowed": NULL_CHARACTER,
         },
     )
     member = MemberField(
-        label="Member",
+        label=_("Member"),
         required=False,
-        error_messages={"invalid_choice": "No member of the team is called “%(value)s”."},
+        error_messages={"invalid_choice": _("No member of the team is called “%(value)s”.")},
     )
     model = ModelField(
-        label="Model",
+        label=_("Model"),
         required=False,
-        error_messages={"invalid_choice": "No image was made with a model called “%(value)s”."},
+        error_messages={"invalid_choice": _("No image was made with a model called “%(value)s”.")},
     )
     ratio = forms.ChoiceField(
-        label="Shape",
+        label=_("Shape"),
         required=False,
-        choices=[("", "Any shape"), *((ratio, ratio) for ratio in catalog.ASPECT_RATIOS)],
-        error_messages={"invalid_choice": "Pick one of the shapes in the list."},
+        choices=[("", _("Any shape")), *((ratio, ratio) for ratio in catalog.ASPECT_RATIOS)],
+        error_messages={"invalid_choice": _("Pick one of the shapes in the list.")},
     )
     status = forms.ChoiceField(
-        label="Status",
+        label=_("Status"),
         required=False,
         choices=[
-            ("", "Any status"),
-            (Status.SUCCEEDED.value, "Done"),
-            (Status.FAILED.value, "Failed"),
-            (PENDING, "In progress"),
+            ("", _("Any status")),
+            (Status.SUCCEEDED.value, _("Done")),
+            (Status.FAILED.value, _("Failed")),
+            (PENDING, _("In progress")),
         ],
-        error_messages={"invalid_choice": "Pick done, failed or in progress."},
+        error_messages={"invalid_choice": _("Pick done, failed or in progress.")},
     )
-    from_ = DayField(label="From", required=False)
-    to = DayField(label="To", required=False)
+    from_ = DayField(label=_("From"), required=False)
+    to = DayField(label=_("To"), required=False)
     favorites = forms.ChoiceField(
-        label="Starred by me",
+        label=_("Starred by me"),
         required=False,
-        choices=[("1", "Starred by me")],
-        error_messages={"invalid_choice": "Tick the box, or leave it empty, to see everyone's."},
+        choices=[("1", _("Starred by me"))],
+        error_messages={"invalid_choice": _("Tick the box, or leave it empty, to see everyone's.")},
     )
     who = forms.ChoiceField(
         required=False,
-        choices=[("everyone", "Everyone"), ("mine", "Mine")],
-        error_messages={"invalid_choice": "Show everyone's images or only yours."},
+        choices=[("everyone", _("Everyone")), ("mine", _("Mine"))],
+        error_messages={"invalid_choice": _("Show everyone's images or only yours.")},
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -240,11 +243,11 @@ class HistoryFilter(forms.Form):
         words = " ".join(str(self.cleaned_data["q"]).split())
         if len(words.split()) > SEARCH_MAX_WORDS:
             raise forms.ValidationError(
-                "Search for at most %(limit)d words.", params={"limit": SEARCH_MAX_WORDS}
+                _("Search for at most %(limit)d words."), params={"limit": SEARCH_MAX_WORDS}
             )
         if words and all(len(w) < search_index.TRIGRAM for w in words.split()):
             raise forms.ValidationError(
-                "Add a word of at least three letters: shorter words only narrow a search."
+                _("Add a word of at least three letters: shorter words only narrow a search.")
             )
         return words
 
@@ -260,7 +263,7 @@ class HistoryFilter(forms.Form):
         data = super().clean() or {}
         start, end = data.get("from"), data.get("to")
         if start and end and start > end:
-            self.add_error("to", "The end date must be on or after the start date.")
+            self.add_error("to", _("The end date must be on or after the start date."))
         return data
 
 

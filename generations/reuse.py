@@ -18,14 +18,16 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from generations import batches, catalog
 from generations.models import Generation
 from generations.rivya import ModelInfo
 
 NEW_SEED = "new"
-BAD_LINK = "That link does not name an image, so the form starts empty."
-GONE = "The image that link names is gone, so the form starts empty."
+BAD_LINK = _("That link does not name an image, so the form starts empty.")
+GONE = _("The image that link names is gone, so the form starts empty.")
 
 
 class ReuseQuery(forms.Form):
@@ -86,7 +88,8 @@ def settings_of(
     note = _whose(source, member_id, new_seed=new_seed)
     if model is None:
         name = model_name(source.model)
-        note = f"{note} {name} is not offered any more, so the default model is chosen instead."
+        gone = gettext("%(model)s is not offered any more, so the default model is chosen instead.")
+        note = f"{note} {gone % {'model': name}}"
     return Reused(initial=initial, note=note)
 
 
@@ -94,12 +97,15 @@ def _whose(source: Generation, member_id: int | None, *, new_seed: bool) -> str:
     day = date_format(timezone.localtime(source.created_at), "DATE_FORMAT")
     if source.user_id == member_id:
         if new_seed:
-            return f"These settings are from your image of {day}, with a new seed."
-        return f"These settings are from your image of {day}."
-    member = source.user.get_username()
+            words = gettext("These settings are from your image of %(day)s, with a new seed.")
+        else:
+            words = gettext("These settings are from your image of %(day)s.")
+        return words % {"day": day}
     if new_seed:
-        return f"These settings are from {member}'s image of {day}, with a new seed."
-    return f"These settings are from {member}'s image of {day}."
+        words = gettext("These settings are from %(member)s's image of %(day)s, with a new seed.")
+    else:
+        words = gettext("These settings are from %(member)s's image of %(day)s.")
+    return words % {"member": source.user.get_username(), "day": day}
 
 
 def model_name(model_id: str) -> str:

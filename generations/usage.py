@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.http import QueryDict
 from django.utils import timezone
 
-from generations.errors import ADMIN_CODES, policy_for
+from generations.errors import ADMIN_CODES, admin_words
 from generations.forms import western_digits
 from generations.models import Generation, LedgerEntry, Status
 
@@ -170,9 +170,7 @@ def recent_admin_problems(since: datetime) -> list[dict[str, Any]]:
     return [
         {
             **row,
-            "message": policy_for(row["error_code"]).admin_message.format(
-                code=row["error_code"], message=""
-            ),
+            "message": admin_words(row["error_code"]),
         }
         for row in rows
     ]

@@ -6,7 +6,7 @@ from django import template
 from django.utils import dateformat, timezone
 from django.utils.translation import ngettext
 
-from generations import catalog, health
+from generations import catalog, errors, health
 from generations.models import Generation
 
 register = template.Library()
@@ -15,6 +15,13 @@ register = template.Library()
 @register.filter
 def model_name(model_id: str) -> str:
     return catalog.display_name(model_id)
+
+
+@register.filter
+def member_error(generation: Generation) -> str:
+    """A failed generation's words for the member, in their language
+    (``{{ generation|member_error }}``; the stored ``error_message`` stays English)."""
+    return errors.member_words(generation.error_code, generation.error_message)
 
 
 @register.filter
