@@ -22,8 +22,7 @@ import string
 from dataclasses import dataclass
 from functools import cache
 
-from django.utils.translation import gettext
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext, gettext_noop
 
 
 @dataclass(frozen=True)
@@ -46,10 +45,12 @@ class ErrorPolicy:
     rivya_down: bool = False
 
 
-NOT_SET_UP = N_(
+NOT_SET_UP = gettext_noop(
     "The studio is not set up to reach Rivya. Please tell an admin; nothing was charged."
 )
-KEY_NOT_ACCEPTED = N_("The Rivya API key is not accepted ({code}). Set a valid RIVYA_API_KEY.")
+KEY_NOT_ACCEPTED = gettext_noop(
+    "The Rivya API key is not accepted ({code}). Set a valid RIVYA_API_KEY."
+)
 
 # The studio's own codes for the endings a member chooses (generations/lifecycle.py): cancelled
 # before it was sent, or no longer waited for after it was. Rivya never sends them.
@@ -60,68 +61,68 @@ MEMBER_ENDINGS = frozenset((CANCELLED, STOPPED_WAITING))
 ERROR_POLICIES: dict[str, ErrorPolicy] = {
     "validation_failed": ErrorPolicy(
         retry=False,
-        member_message=N_(
+        member_message=gettext_noop(
             "Rivya did not accept these settings: {message} Change them and try again."
         ),
-        admin_message=N_("Rivya rejected a request as invalid: {message}"),
+        admin_message=gettext_noop("Rivya rejected a request as invalid: {message}"),
     ),
     "insufficient_credits": ErrorPolicy(
         retry=False,
-        member_message=N_(
+        member_message=gettext_noop(
             "The team's Rivya account is out of credits. An admin has been told; try "
             "again once credits are added."
         ),
-        admin_message=N_(
+        admin_message=gettext_noop(
             "The Rivya account has too few credits for a generation. Add credits at rivya.ai."
         ),
         needs_admin=True,
     ),
     "idempotency_conflict": ErrorPolicy(
         retry=False,
-        member_message=N_(
+        member_message=gettext_noop(
             "This request clashed with an earlier one under the same id. Submit it again as new."
         ),
-        admin_message=N_(
+        admin_message=gettext_noop(
             "Rivya reported idempotency_conflict: the same key was sent with a different body."
         ),
     ),
     "rate_limited": ErrorPolicy(
         retry=True,
-        member_message=N_(
+        member_message=gettext_noop(
             "Rivya kept asking us to slow down, so we stopped trying. Its credits "
             "were returned; try again in a few minutes."
         ),
-        admin_message=N_("Rivya rate-limited us ({message})."),
+        admin_message=gettext_noop("Rivya rate-limited us ({message})."),
         waiting=True,
     ),
     "public_api_disabled": ErrorPolicy(
         retry=True,
-        member_message=N_(
+        member_message=gettext_noop(
             "Rivya's API stayed switched off, so we stopped trying. Its credits were "
             "returned; try again in a few minutes."
         ),
-        admin_message=N_(
+        admin_message=gettext_noop(
             "Rivya's public API is switched off for now (public_api_disabled); we keep retrying."
         ),
         waiting=True,
     ),
     "not_found": ErrorPolicy(
         retry=False,
-        member_message=N_(
+        member_message=gettext_noop(
             "Rivya no longer knows this job. Submit it again. Please tell an admin; "
             "nothing was charged."
         ),
-        admin_message=N_(
+        admin_message=gettext_noop(
             "Rivya answered not_found for a task we created: was the API key changed?"
         ),
     ),
     "generation_failed": ErrorPolicy(
         retry=False,
-        member_message=N_(
+        member_message=gettext_noop(
             "Rivya could not make this image. Nothing was charged. Try again, perhaps "
             "with a different prompt."
         ),
-        admin_message=N_("A task ended failed with generation_failed."),
+        admin_message=gettext_noop("A task ended failed with generation_failed."),
     ),
     "api_key_missing": ErrorPolicy(False, NOT_SET_UP, KEY_NOT_ACCEPTED, needs_admin=True),
     "api_key_invalid": ErrorPolicy(False, NOT_SET_UP, KEY_NOT_ACCEPTED, needs_admin=True),
@@ -129,11 +130,11 @@ ERROR_POLICIES: dict[str, ErrorPolicy] = {
     "api_key_expired": ErrorPolicy(False, NOT_SET_UP, KEY_NOT_ACCEPTED, needs_admin=True),
     "api_scope_denied": ErrorPolicy(
         retry=False,
-        member_message=N_(
+        member_message=gettext_noop(
             "The studio is not allowed to do this at Rivya. Please tell an admin; "
             "nothing was charged."
         ),
-        admin_message=N_(
+        admin_message=gettext_noop(
             "The Rivya API key lacks a scope (generations:create, generations:read, "
             "credits:read, models:read). Create a key with all scopes."
         ),
@@ -141,10 +142,10 @@ ERROR_POLICIES: dict[str, ErrorPolicy] = {
     ),
     "model_unavailable": ErrorPolicy(
         retry=False,
-        member_message=N_(
+        member_message=gettext_noop(
             "This model is not available at Rivya any more. Pick another model and try again."
         ),
-        admin_message=N_(
+        admin_message=gettext_noop(
             "Rivya no longer offers {message} (unavailable or gone from GET "
             "/api/v1/models); the form no longer offers it."
         ),
@@ -152,59 +153,59 @@ ERROR_POLICIES: dict[str, ErrorPolicy] = {
     "server_error": ErrorPolicy(
         retry=True,
         rivya_down=True,
-        member_message=N_(
+        member_message=gettext_noop(
             "Rivya kept answering with server errors, so we stopped trying. Its "
             "credits were returned; try again in a few minutes."
         ),
-        admin_message=N_("Rivya answered with a server error ({message})."),
+        admin_message=gettext_noop("Rivya answered with a server error ({message})."),
     ),
     "timeout": ErrorPolicy(
         retry=True,
         rivya_down=True,
-        member_message=N_(
+        member_message=gettext_noop(
             "Rivya kept taking too long to answer, so we stopped trying. Its credits "
             "were returned; try again in a few minutes."
         ),
-        admin_message=N_("Rivya did not answer in time ({message})."),
+        admin_message=gettext_noop("Rivya did not answer in time ({message})."),
     ),
     "connection_error": ErrorPolicy(
         retry=True,
         rivya_down=True,
-        member_message=N_(
+        member_message=gettext_noop(
             "We could not reach Rivya, so we stopped trying. Its credits were "
             "returned; try again in a few minutes."
         ),
-        admin_message=N_(
+        admin_message=gettext_noop(
             "Could not connect to Rivya ({message}). Check RIVYA_BASE_URL and the network."
         ),
     ),
     "protocol_error": ErrorPolicy(
         retry=True,
-        member_message=N_(
+        member_message=gettext_noop(
             "Rivya sent answers we could not read, so we stopped trying. Its credits "
             "were returned; try again in a few minutes."
         ),
-        admin_message=N_("Rivya sent an answer we could not read ({message})."),
+        admin_message=gettext_noop("Rivya sent an answer we could not read ({message})."),
     ),
     # The endings a member chooses: the member's words say it was their choice.
     CANCELLED: ErrorPolicy(
         retry=False,
-        member_message=N_(
+        member_message=gettext_noop(
             "You cancelled this image before it was sent to Rivya. Nothing was "
             "charged, and its credits are back in your budget."
         ),
-        admin_message=N_(
+        admin_message=gettext_noop(
             "The member cancelled it before it was sent to Rivya, and its reservation was released."
         ),
     ),
     STOPPED_WAITING: ErrorPolicy(
         retry=False,
-        member_message=N_(
+        member_message=gettext_noop(
             "You stopped waiting for this image, and its credits are back in your budget. "
             "Rivya had already started it and cannot be asked to stop: if it finishes after all, "
             "the image will appear here and its credits will be charged then."
         ),
-        admin_message=N_(
+        admin_message=gettext_noop(
             "The member stopped waiting after it was sent to Rivya, and its "
             "reservation was released. The late check keeps looking for Rivya's result for a day; "
             "if it comes, the release becomes the charge."
@@ -213,10 +214,12 @@ ERROR_POLICIES: dict[str, ErrorPolicy] = {
 }
 UNKNOWN_ERROR = ErrorPolicy(
     retry=False,
-    member_message=N_(
+    member_message=gettext_noop(
         "Rivya refused this request ({code}). Please tell an admin; nothing was charged."
     ),
-    admin_message=N_("Rivya answered with an error code this app does not know: {code}: {message}"),
+    admin_message=gettext_noop(
+        "Rivya answered with an error code this app does not know: {code}: {message}"
+    ),
 )
 
 # Read from the table, for database queries that need the codes themselves.

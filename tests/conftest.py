@@ -19,8 +19,10 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
+from django.utils import translation
 
 from generations import catalogues, health, rivya
+from generations.models import MemberPreference
 from imagen_site.celery import app as celery_app
 from rivya_sim import Simulator
 from tests.faults.processes import S3Server
@@ -115,6 +117,14 @@ def s3_media(s3_server: S3Server, settings: Any) -> str:
     return bucket
 
 
+@pytest.fixture(autouse=True)
+def the_default_language_between_tests() -> Iterator[None]:
+    """A request activates its member's language and leaves it active in the thread (as Django's
+    LocaleMiddleware does): put the default back, so a test after a Thai one reads English."""
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def alice(db: None) -> User:
     return make_user("alice")
@@ -144,6 +154,13 @@ def bob_client(bob: User) -> Client:
 @pytest.fixture
 def charlie_client(charlie: User) -> Client:
     return signed_in(charlie)
+
+
+@pytest.fixture
+def alice_thai_client(alice: User) -> Client:
+    """alice, signed in, having chosen Thai (saved with her account, as the switch saves it)."""
+    MemberPreference.objects.create(user=alice, language="th")
+    return signed_in(alice)
 
 
 @pytest.fixture

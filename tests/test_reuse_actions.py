@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
+from django.utils import translation
 
 from generations.models import Status
 from tests.rows import generation
@@ -62,3 +63,23 @@ def test_it_offers_nothing_to_change_on_a_colleagues_unfinished_one(alice, bob):
     html = drawn(generation(alice, Status.QUEUED), bob)
     assert "Cancel" not in html
     assert "Stop waiting" not in html
+
+
+def test_it_speaks_thai_to_a_thai_member(alice, bob):
+    with translation.override("th"):
+        theirs = page_text(drawn(generation(bob, prompt="A heron"), alice))
+        failed = page_text(drawn(generation(alice, Status.FAILED), alice))
+        unsent = page_text(drawn(generation(alice, Status.QUEUED), alice))
+        sent = page_text(drawn(generation(alice, Status.PROCESSING, submit_attempts=1), alice))
+    assert ">ใช้ค่าเดิมอีกครั้ง</a>" in theirs
+    assert "> ค่าเดิม ซีดใหม่ </a>" in theirs
+    assert 'data-copied="คัดลอกพรอมต์แล้ว"' in theirs
+    assert 'data-copy-failed="คัดลอกพรอมต์ไม่สำเร็จ ลองเลือกข้อความแล้วคัดลอกเอง"' in theirs
+    assert "> คัดลอกพรอมต์ </button>" in theirs
+    assert ">ลองใหม่</button>" in failed
+    assert ">ยกเลิก</button>" in unsent
+    assert "ภาพนี้ยังไม่ได้ส่งไปที่ Rivya ยกเลิกตอนนี้จะได้เครดิตคืน" in unsent
+    assert ">เลิกรอ</button>" in sent
+    assert "Rivya กำลังสร้างภาพนี้อยู่และสั่งให้หยุดไม่ได้" in sent
+    for english in ("Reuse settings", "Copy prompt", "Retry", "Cancel", "Stop waiting"):
+        assert english not in theirs + failed + unsent + sent

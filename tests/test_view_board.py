@@ -229,3 +229,41 @@ def test_it_opens_its_images_in_the_lightbox(alice, alice_client, board):
         (f"/generations/{row.pk}/", row.image.url)
     ]
     assert body.count('<dialog id="lightbox"') == 1
+
+
+# -- In Thai ---------------------------------------------------------------------------------------
+
+
+def test_a_thai_member_sees_a_board_in_thai(alice, alice_thai_client, board):
+    put_on(board, generation(alice, prompt="A lighthouse at dusk"))
+    generation(alice, prompt="A harbour")  # offered under "Add recent images"
+    body = page_text(alice_thai_client.get(f"/boards/{board.pk}/"))
+    assert "<title> Lighthouses · บอร์ด · Imagen Studio </title>" in body
+    assert "← บอร์ดทั้งหมด</a>" in body
+    assert "1 ภาพ สร้างโดย alice" in body
+    assert "ทุกคนในทีมเพิ่มหรือเอาภาพออกจากบอร์ดนี้ได้" in body
+    assert "ดาวน์โหลดทั้งหมดเป็นไฟล์ zip" in body
+    assert "<summary>เปลี่ยนชื่อ</summary>" in body
+    assert 'data-confirm="ลบบอร์ด “Lighthouses” ใช่ไหม ภาพในบอร์ดจะยังอยู่ในสตูดิโอ"' in body
+    assert ">ลบบอร์ด</button>" in body
+    assert ">รายละเอียด</a>" in body
+    assert ">เอาออก</button>" in body
+    assert "<summary>เพิ่มภาพล่าสุด</summary>" in body
+    assert 'aria-label="เพิ่ม “A harbour” ลงบอร์ดนี้"' in body
+    for english in ("All boards", "Rename", "Delete board", ">Remove<", ">Details<", "image, made"):
+        assert english not in body
+
+
+def test_a_thai_member_reads_why_a_new_name_is_refused_in_thai(alice, alice_thai_client, board):
+    Board.objects.create(name="Harbours")
+    response = alice_thai_client.post(f"/boards/{board.pk}/rename/", {"name": "harbours"})
+    assert response.status_code == 400
+    assert "มีบอร์ดชื่อ “harbours” อยู่แล้ว ลองตั้งชื่ออื่น" in page_text(response)
+    board.refresh_from_db()
+    assert board.name == "Lighthouses"
+
+
+def test_an_empty_board_says_so_in_thai(alice_thai_client, board):
+    body = page_text(alice_thai_client.get(f"/boards/{board.pk}/"))
+    assert "บอร์ดนี้ยังไม่มีภาพ เพิ่มได้จากปุ่ม “เพิ่มลงบอร์ด” ที่ภาพในสตูดิโอ" in body
+    assert "0 ภาพ สร้างโดย alice" in body

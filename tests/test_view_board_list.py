@@ -113,3 +113,40 @@ def test_the_database_refuses_a_duplicate_ignoring_case_too(alice):
 
 def test_it_refuses_other_methods(alice_client):
     assert alice_client.put("/boards/").status_code == 405
+
+
+# -- In Thai ---------------------------------------------------------------------------------------
+
+
+def test_a_thai_member_sees_the_boards_in_thai(alice, alice_thai_client):
+    logos = Board.objects.create(name="logos", maker=alice)
+    BoardItem.objects.create(board=logos, generation=generation(alice), added_by=alice)
+    Board.objects.create(name="Autumn")
+    body = page_text(alice_thai_client.get("/boards/"))
+    assert "<h1>บอร์ด</h1>" in body
+    assert "บอร์ดช่วยรวมภาพเด่นของทีมไว้ด้วยกัน" in body
+    assert ">บอร์ดใหม่</label>" in body
+    assert 'placeholder="แคมเปญสงกรานต์"' in body
+    assert ">สร้างบอร์ด</button>" in body
+    assert "1 ภาพ · สร้างโดย alice" in body
+    assert "0 ภาพ </p>" in body  # the board nobody made any more
+    assert "ยังไม่มีภาพ" in body
+    for english in ("Boards keep", "New board", "Make board", "image, made by", "No images yet"):
+        assert english not in body
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("   ", "ตั้งชื่อบอร์ดก่อนนะ"),
+        ("x" * 81, "ชื่อบอร์ดยาวได้ไม่เกิน 80 ตัวอักษร แต่ชื่อนี้มี 81 ตัวอักษร"),
+        ("two\nlines", "ชื่อบอร์ดต้องอยู่ในบรรทัดเดียว"),
+        ("LOGOS", "มีบอร์ดชื่อ “LOGOS” อยู่แล้ว ลองตั้งชื่ออื่น"),
+    ],
+)
+def test_a_thai_member_reads_why_a_name_is_refused_in_thai(alice, alice_thai_client, name, words):
+    Board.objects.create(name="logos", maker=alice)
+    response = alice_thai_client.post("/boards/", {"name": name})
+    assert response.status_code == 400
+    assert words in page_text(response)
+    assert Board.objects.count() == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from generations import errors
 from generations.models import Generation, MemberBudget, Status
 from tests.rows import generation
 from tests.support import RESERVED_AND_RELEASED, ledger_entries_of, new_generation
@@ -126,3 +127,13 @@ def test_it_cancels_the_images_not_yet_sent_and_leaves_the_others(alice, alice_c
     assert Generation.objects.get(pk=sent.pk).status == Status.PROCESSING
     body = alice_client.get("/").content.decode()
     assert "Stop waiting" in body  # what is left to end for the one that was sent
+
+
+def test_a_thai_members_cancel_is_stored_in_english(alice, alice_thai_client):
+    """The stored words stay English whoever ends it (a worker stores English too); the page
+    puts them in the reader's language (errors.member_words)."""
+    row = new_generation(alice)
+    assert cancel(alice_thai_client, row, **HTMX).status_code == 200
+    row.refresh_from_db()
+    assert row.error_message == errors.policy_for("cancelled").member_message
+    assert row.error_message.startswith("You cancelled this image")

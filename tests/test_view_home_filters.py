@@ -202,6 +202,56 @@ def test_it_answers_400_with_the_message_beside_the_field(
     assert 'id="generate-form"' in body  # the page itself still works
 
 
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("q=" + "a" * 201, "q", "ค้นหาได้ไม่เกิน 200 ตัวอักษร (ที่พิมพ์มามี 201 ตัวอักษร)"),
+        ("q=ab", "q", "ใส่คำที่ยาวอย่างน้อยสามตัวอักษรด้วย"),
+        ("q=a%00b", "q", "ข้อความนี้มีอักขระ null"),
+        ("member=mallory", "member", "ไม่มีสมาชิกในทีมชื่อ “mallory”"),
+        ("model=dall-e", "model", "ไม่มีภาพที่สร้างด้วยโมเดลชื่อ “dall-e”"),
+        ("ratio=2:1", "ratio", "เลือกสัดส่วนภาพจากในรายการ"),
+        ("status=done", "status", "เลือกสถานะ เสร็จแล้ว ไม่สำเร็จ หรือกำลังสร้าง"),
+        ("from=31/03/2025", "from", "ใส่วันที่แบบ ปปปป-ดด-วว (ปี ค.ศ.) เช่น 2025-03-31"),
+        ("to=๒๐๒๕-๐๒-๓๐", "to", "ไม่มีวันที่ 2025-02-30 ในปฏิทิน"),
+        ("from=1970-01-01", "from", "ใส่วันที่ในช่วงปี ค.ศ. 2000 ถึง 2100"),
+        ("from=2568-01-01", "from", "ใช้ปี ค.ศ. นะ: พ.ศ. 2568 ตรงกับ ค.ศ. 2025"),
+        ("from=2025-03-02&to=2025-03-01", "to", "วันที่สิ้นสุดต้องไม่อยู่ก่อนวันที่เริ่มต้น"),
+        ("favorites=yes", "favorites", "ติ๊กช่องนี้ หรือเว้นว่างไว้เพื่อดูภาพของทุกคน"),
+        ("who=all", "who", "เลือกดูภาพของทุกคน หรือเฉพาะภาพของคุณ"),
+    ],
+)
+def test_a_thai_member_reads_the_message_in_thai(alice, alice_thai_client, query, field, message):
+    generation(alice, prompt="must not be shown")
+    response = alice_thai_client.get(f"/?{query}")
+    body = page_text(response)
+    assert response.status_code == 400
+    assert f'<p class="field-error" id="filter-{field}_error">{message}' in body
+    assert "ใช้ตัวกรองบางตัวไม่ได้ ดูเหตุผลได้จากข้อความข้างตัวกรองนั้น" in body
+    assert "must not be shown" not in body
+
+
+def test_a_thai_member_sees_the_filter_bar_in_thai(alice, alice_thai_client):
+    generation(alice, prompt="a heron")
+    body = page_text(alice_thai_client.get("/?q=heron"))
+    bar = body[
+        body.index('<form id="history-filter"') : body.index(
+            "</form>", body.index("history-filter")
+        )
+    ]
+    assert 'aria-label="ค้นหาภาพ"' in bar
+    for label in ("ค้นหาพรอมต์", "สมาชิก", "โมเดล", "สัดส่วนภาพ", "สถานะ", "ตั้งแต่", "ถึง"):
+        assert f">{label}</label>" in bar
+    assert 'placeholder="คำในพรอมต์ ภาษาไหนก็ได้"' in bar
+    for choice in ("ทุกคน", "ทุกโมเดล", "ทุกสัดส่วน", "ทุกสถานะ", "เสร็จแล้ว", "ไม่สำเร็จ", "กำลังสร้าง"):
+        assert f">{choice}</option>" in bar
+    assert "ที่ฉันติดดาวไว้ </label>" in bar
+    assert ">แสดงผล</button>" in bar
+    assert ">ล้างตัวกรอง</a>" in bar
+    for english in ("Search prompts", "Any ", "Starred by me", ">Show<", "Clear filters"):
+        assert english not in bar
+
+
 def test_it_points_the_wrong_field_at_its_message(alice_client):
     body = alice_client.get("/?status=nope").content.decode()
     assert 'aria-invalid="true" aria-describedby="filter-status_error"' in body

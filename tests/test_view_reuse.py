@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from generations.models import Generation, LedgerEntry, Status
@@ -151,3 +151,26 @@ def test_it_fills_a_count_of_one_for_a_single_image(alice, alice_client):
     row = generation(alice)
     body = studio(alice_client, f"reuse={row.pk}")
     assert re.search(r'<input type="number" name="count" value="1"', body)
+
+
+# -- In Thai ---------------------------------------------------------------------------------------
+
+
+def test_a_thai_member_reads_whose_settings_they_are_in_thai(alice, alice_thai_client, bobs):
+    body = studio(alice_thai_client, f"reuse={bobs.pk}&seed=new")
+    with translation.override("th"):
+        day = day_of(bobs)
+    assert not day.isascii()  # the month is named in Thai
+    assert f"ค่าเหล่านี้มาจากภาพของ bob เมื่อ {day} และใช้ซีดใหม่" in body
+    old = generation(alice, prompt="Old model", model="google-imagen3")
+    body = studio(alice_thai_client, f"reuse={old.pk}")
+    assert "ค่าเหล่านี้มาจากภาพของคุณเมื่อ" in body
+    assert "ตอนนี้ไม่มี google-imagen3 ให้เลือกแล้ว จึงเลือกโมเดลเริ่มต้นให้แทน" in body
+
+
+def test_a_thai_member_reads_why_the_form_starts_empty_in_thai(alice_thai_client, bob):
+    body = studio(alice_thai_client, "reuse=abc")
+    assert "ลิงก์นี้ไม่ได้ระบุภาพ ฟอร์มจึงเริ่มจากค่าว่าง" in body
+    assert "That link" not in body
+    gone = generation(bob, deleted_at=timezone.now())
+    assert "ภาพที่ลิงก์นี้ระบุไม่มีอยู่แล้ว" in studio(alice_thai_client, f"reuse={gone.pk}")
