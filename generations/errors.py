@@ -11,8 +11,9 @@ The words are kept, stored and compared in English: ``lifecycle.fail`` writes th
 into ``Generation.error_message`` and the admin's into ``admin_message`` (a worker has no
 member's language, and a member's request, such as a cancel, must not store Thai where another
 stores English). They are marked for the catalogue with ``gettext_noop`` and put in the reader's
-language where they are shown: :func:`member_words` for a stored sentence, :func:`admin_words`
-for the admins' usage page.
+language where they are shown: :func:`member_words` for a stored sentence (the template filters
+``member_error`` and ``stored_words``), :func:`admin_words` for the admins' usage page. A
+sentence stored before its English changed no longer matches and is shown as it was stored.
 """
 
 from __future__ import annotations
@@ -222,6 +223,30 @@ UNKNOWN_ERROR = ErrorPolicy(
     ),
 )
 
+# The lifecycle's other sentences a member reads, stored in English as the table's are: a failure
+# of ours, the time budget running out, and a card's status notes while it waits.
+INTERNAL_ERROR = gettext_noop(
+    "Something went wrong on our side while making this image. Try again; if it keeps "
+    "happening, tell an admin."
+)
+TIME_IS_UP = gettext_noop(
+    "Rivya did not finish this image within {minutes} minutes, so we stopped waiting. "
+    "Nothing was charged. Try again later; if Rivya finishes it after all, it will still "
+    "appear here."
+)
+ASKED_TO_WAIT = gettext_noop("Rivya asked us to wait; sending again in {seconds} s.")
+NO_PROPER_ANSWER = gettext_noop("Rivya did not answer properly; trying again in {seconds} s.")
+SLOW_TO_ANSWER = gettext_noop("Rivya is slow to answer; we keep checking.")
+SAVING = gettext_noop("Rivya finished; saving the image.")
+OTHER_STORED_WORDS = (
+    INTERNAL_ERROR,
+    TIME_IS_UP,
+    ASKED_TO_WAIT,
+    NO_PROPER_ANSWER,
+    SLOW_TO_ANSWER,
+    SAVING,
+)
+
 # Read from the table, for database queries that need the codes themselves.
 ADMIN_CODES = frozenset(code for code, policy in ERROR_POLICIES.items() if policy.needs_admin)
 
@@ -247,15 +272,20 @@ def _english_pattern(english: str) -> re.Pattern[str]:
 
 
 def member_words(code: str, stored: str) -> str:
-    """A failed generation's stored ``error_message`` in the active language: when it is one of
-    the table's sentences (the code's own first, then any other, with the ``{code}`` and
-    ``{message}`` it was made with), that sentence's translation; otherwise as it is stored (a
-    sentence from elsewhere, or written before the words last changed)."""
+    """A stored ``error_message`` or ``status_note`` in the active language: when it is one of
+    the sentences above (the code's own first, then any other, with the ``{code}``,
+    ``{message}``, ``{minutes}`` or ``{seconds}`` it was made with), that sentence's
+    translation; otherwise as it is stored (a sentence from elsewhere, such as a refused
+    result's, or written before the words last changed)."""
     candidates = dict.fromkeys(
-        [policy_for(code).member_message, *(p.member_message for p in ERROR_POLICIES.values())]
+        [
+            policy_for(code).member_message,
+            *(p.member_message for p in ERROR_POLICIES.values()),
+            *OTHER_STORED_WORDS,
+        ]
     )
     for english in candidates:
         found = _english_pattern(english).fullmatch(stored)
         if found:
-            return gettext(english).format(**{"code": "", "message": "", **found.groupdict()})
+            return gettext(english).format(**found.groupdict())
     return stored

@@ -41,10 +41,16 @@ from generations import catalog, credits
 from generations.downloader import FetchedImage, UnsafeResult, fetch_result
 from generations.errors import (
     ADMIN_CODES,
+    ASKED_TO_WAIT,
     CANCELLED,
     ERROR_POLICIES,
+    INTERNAL_ERROR,
     MEMBER_ENDINGS,
+    NO_PROPER_ANSWER,
+    SAVING,
+    SLOW_TO_ANSWER,
     STOPPED_WAITING,
+    TIME_IS_UP,
     policy_for,
 )
 from generations.forms import MAX_SEED
@@ -310,8 +316,7 @@ def fail_unexpectedly(generation_id: int) -> bool:
     return fail(
         generation,
         "internal_error",
-        "Something went wrong on our side while making this image. Try again; if it keeps "
-        "happening, tell an admin.",
+        INTERNAL_ERROR,
         "A task for this generation failed repeatedly; see the worker log.",
     )
 
@@ -322,9 +327,7 @@ def _time_is_up(generation: Generation) -> None:
     fail(
         generation,
         TIMED_OUT,
-        f"Rivya did not finish this image within {minutes} minutes, so we stopped waiting. "
-        "Nothing was charged. Try again later; if Rivya finishes it after all, it will still "
-        "appear here.",
+        TIME_IS_UP.format(minutes=minutes),
         f"Gave up on task {generation.remote_task_id or '(never accepted)'} after {minutes} min.",
     )
 
@@ -424,11 +427,7 @@ def _submit_refused(generation: Generation, exc: RivyaError) -> Next | None:
         fail_with(generation, exc)
         return None
     delay = exc.retry_after if exc.retry_after is not None else backoff(generation.submit_attempts)
-    note = (
-        f"Rivya asked us to wait; sending again in {round(delay)} s."
-        if waiting
-        else f"Rivya did not answer properly; trying again in {round(delay)} s."
-    )
+    note = (ASKED_TO_WAIT if waiting else NO_PROPER_ANSWER).format(seconds=round(delay))
     moved = _release(
         generation,
         status=Status.QUEUED,
@@ -539,7 +538,7 @@ def _poll_refused(generation: Generation, exc: RivyaError) -> Next | None:
     moved = _release(
         generation,
         poll_errors=errors,
-        status_note="Rivya is slow to answer; we keep checking.",
+        status_note=SLOW_TO_ANSWER,
         next_check_at=timezone.now() + timedelta(seconds=delay),
     )
     return Next("poll", delay) if moved else None
@@ -607,7 +606,7 @@ def store_result(generation: Generation, task: RemoteTask) -> Next | None:
     if not _held(generation).update(
         status=Status.DOWNLOADING,
         remote_status=task.status,
-        status_note="Rivya finished; saving the image.",
+        status_note=SAVING,
     ):
         return None
     generation.status = Status.DOWNLOADING

@@ -15,6 +15,7 @@ from generations.models import Generation
 POLICIES = {**errors.ERROR_POLICIES, "an unknown code": errors.UNKNOWN_ERROR}
 SENTENCES = sorted(
     {words for p in POLICIES.values() for words in (p.member_message, p.admin_message)}
+    | set(errors.OTHER_STORED_WORDS)
 )
 VALIDATION = errors.policy_for("validation_failed").member_message
 
@@ -89,3 +90,17 @@ def test_the_member_error_filter_shows_a_failed_card_in_the_readers_language():
         assert template.render(Context({"generation": row})).startswith("Rivya ตอบช้าเกินไป")
     with translation.override("en"):
         assert template.render(Context({"generation": row})).startswith("Rivya kept taking")
+
+
+@pytest.mark.parametrize(
+    ("stored", "thai"),
+    [
+        (errors.ASKED_TO_WAIT.format(seconds=12), "Rivya ขอให้รอสักครู่ จะส่งอีกครั้งในอีก 12 วินาที"),
+        (errors.SAVING, "Rivya สร้างเสร็จแล้ว กำลังบันทึกภาพ"),
+        (errors.TIME_IS_UP.format(minutes=30), "Rivya สร้างภาพนี้ไม่เสร็จภายใน 30 นาที"),
+    ],
+)
+def test_the_lifecycles_stored_notes_read_in_thai(stored, thai):
+    template = Template("{% load studio %}{{ note|stored_words }}")
+    with translation.override("th"):
+        assert template.render(Context({"note": stored})).startswith(thai)

@@ -25,6 +25,13 @@ def member_error(generation: Generation) -> str:
 
 
 @register.filter
+def stored_words(text: str) -> str:
+    """A stored status note in the reader's language (``{{ generation.status_note|stored_words }}``;
+    the stored note stays English)."""
+    return errors.member_words("", text)
+
+
+@register.filter
 def elapsed(start: datetime | None, end: datetime | None = None) -> str:
     """A short duration for a card: "4 s", "2 min 5 s", "3 h 10 min"."""
     if start is None:
