@@ -27,7 +27,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from generations import rivya
-from generations.models import UNFINISHED, Generation, RivyaSnapshot, Status
+from generations.models import UNFINISHED, BalanceReading, Generation, RivyaSnapshot, Status
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ OUTAGE_CACHE_KEY = "rivya:outage"
 READ_SECONDS = 5
 # A busy worker calls Rivya many times a second; it writes a success down at most this often.
 NOTE_SUCCESS_EVERY = 5.0
+# Balance readings are kept this long: a year's usage page can still be compared with Rivya.
+READINGS_KEPT_DAYS = 400
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,17 @@ def refresh_balance() -> bool:
     except rivya.RivyaError as exc:
         logger.warning("Could not read the Rivya balance (%s); keeping the last one", exc.code)
         return False
-    keep(BALANCE, {"credits": credits})
+    now = timezone.now()
+    keep(BALANCE, {"credits": credits}, at=now)
+    record_reading(credits, now)
     return True
+
+
+def record_reading(credits: int, at: datetime) -> None:
+    """Add a reading to the balance's history and delete those past ``READINGS_KEPT_DAYS``
+    (an index range; at one refresh a minute, a few rows each time)."""
+    BalanceReading.objects.create(credits=credits, at=at)
+    BalanceReading.objects.filter(at__lt=at - timedelta(days=READINGS_KEPT_DAYS)).delete()
 
 
 def balance(*, fresh: bool = False) -> Kept | None:

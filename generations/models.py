@@ -437,6 +437,18 @@ class RivyaSnapshot(models.Model):
         return f"{self.key} at {self.fetched_at:%Y-%m-%d %H:%M:%S}"
 
 
+class BalanceReading(models.Model):
+    """Rivya's balance as beat read it, one row per refresh (``health.refresh_balance``), kept
+    for ``health.READINGS_KEPT_DAYS`` and then deleted by the same task: the usage page compares
+    how far it moved in a period with what the ledger says was spent."""
+
+    at = models.DateTimeField(db_index=True)
+    credits = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.credits} credits at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
 class Favorite(models.Model):
     """A member's star on a generation: at most one per member and generation (the database
     says so), so a double click or a replayed request cannot star twice."""

@@ -11,6 +11,8 @@ urlpatterns = [
     path("generations/<int:pk>/", views.detail, name="detail"),
     path("generations/<int:pk>/delete/", views.delete, name="delete"),
     path("usage/", views.usage_page, name="usage"),
+    path("usage/me/", views.usage_me, name="usage-me"),
+    path("usage/export.csv", views.usage_export, name="usage-export"),
     path("webhooks/rivya/", views.rivya_webhook, name="rivya-webhook"),
     path("generations/<int:pk>/download/", views.download, name="download"),
     # Boards (issue 11)

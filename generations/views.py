@@ -5,8 +5,8 @@ import logging
 import posixpath
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
-from typing import IO
+from datetime import date, timedelta
+from typing import IO, Any
 from urllib.parse import quote
 
 from django.conf import settings
@@ -30,8 +30,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
-from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
+from django.utils.http import (
+    content_disposition_header,
+    url_has_allowed_host_and_scheme,
+    urlencode,
+)
+from django.utils.translation import gettext, gettext_noop
 from django.views import i18n
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -42,6 +46,7 @@ from generations import (
     batches,
     boards,
     catalog,
+    chart,
     credits,
     favorites,
     gallery,
@@ -316,21 +321,86 @@ def delete(request: MemberRequest, pk: int) -> HttpResponse:
     return redirect("generations:home")
 
 
+# -- Credit usage: the team's for admins, each member's own (issue 12) ----------------------------
+
+CHART_BY = {"member": usage.MEMBER, "model": usage.MODEL}
+CHART_BY_UNKNOWN = gettext_noop("The chart is stacked by member or by model; showing it by member.")
+
+
+def _usage_link(start: date, end: date, by: str) -> str:
+    """The page's query for a period, the chart as it is: a link that keeps both."""
+    return "?" + urlencode({"start": start.isoformat(), "end": end.isoformat(), "by": by})
+
+
+def _usage_context(request: MemberRequest, by: str, user: User | None) -> dict[str, Any]:
+    """What both usage pages show: the period (its presets, its error), the report of the team
+    (or of ``user``) and its chart."""
+    today = timezone.localdate()
+    period = usage.Period.from_query(request.GET, today=today)
+    report = usage.report(period, user)
+    presets = [(p, _usage_link(p.start, p.end, by)) for p in usage.presets(today)]
+    return {
+        "period": period,
+        "report": report,
+        "presets": presets,
+        "chart": chart.stacked(period.days, report["cells"], CHART_BY[by], "charged"),
+    }
+
+
 @staff_member_required
 @require_GET
 def usage_page(request: MemberRequest) -> HttpResponse:
-    period = usage.Period.from_query(request.GET, today=timezone.localdate())
+    asked = request.GET.get("by") or "member"
+    by = asked if asked in CHART_BY else "member"
+    context = _usage_context(request, by, None)
+    period = context["period"]
+    for row in context["report"]["by_member"]:
+        row["failures_url"] = usage.history_link(period, row[usage.MEMBER])
+    errors = [e for e in (period.error, gettext(CHART_BY_UNKNOWN) * (asked != by)) if e]
+    dates = {"start": period.start.isoformat(), "end": period.end.isoformat()}
     models = catalog.kept_models()
-    context = {
-        "period": period,
-        "report": usage.report(period),
+    context |= {
+        "errors": errors,
+        "by": by,
+        "chart_links": {name: _usage_link(period.start, period.end, name) for name in CHART_BY},
+        "export_url": f"{reverse('generations:usage-export')}?{urlencode(dates)}",
+        "agreement": usage.agreement(period),
         **_balance_context(0),
         "rivya": health.health(),
         "models_at": models.at if models else None,
         "problems": usage.recent_admin_problems(since=timezone.now() - timedelta(days=1)),
-        "monthly_budget": settings.DEFAULT_MONTHLY_BUDGET,
     }
-    return render(request, "generations/usage.html", context)
+    return render(request, "generations/usage.html", context, status=400 if errors else 200)
+
+
+@login_required
+@require_GET
+def usage_me(request: MemberRequest) -> HttpResponse:
+    """The member's own spending, per day and per model, and how their generations went."""
+    context = _usage_context(request, "model", request.user)
+    period, name = context["period"], request.user.get_username()
+    context |= {
+        "budget": usage.budgets([name])[name],
+        "failed_url": usage.history_link(period, name, Status.FAILED),
+        "succeeded_url": usage.history_link(period, name, Status.SUCCEEDED),
+    }
+    status = 400 if period.error else 200
+    return render(request, "generations/usage_me.html", context, status=status)
+
+
+@staff_member_required
+@require_GET
+def usage_export(request: MemberRequest) -> HttpResponseBase:
+    """Every ledger entry of the period as CSV, streamed: the header leaves at once and memory
+    stays flat however many rows follow."""
+    try:
+        period = usage.Period.parse(request.GET, today=timezone.localdate())
+    except usage.BadPeriod as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    response = StreamingHttpResponse(usage.export_csv(period), content_type="text/csv")
+    name = f"credits-{period.start.isoformat()}-to-{period.end.isoformat()}.csv"
+    response["Content-Disposition"] = content_disposition_header(True, name)
+    return response
 
 
 @csrf_exempt  # Rivya cannot send our CSRF token; the signature authenticates the request
