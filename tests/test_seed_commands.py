@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from generations.models import Generation, LedgerEntry
+from tests.rows import generation, ledger_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -40,3 +42,27 @@ def test_it_spreads_ledger_rows_over_the_days_asked():
 def test_it_refuses_a_negative_count():
     with pytest.raises(CommandError):
         call_command("seed_history", count=-1)
+
+
+def matches(phrase: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM generation_search WHERE generation_search MATCH %s",
+            [f'"{phrase}"'],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def test_it_leaves_the_search_index_whole_on_sqlite(alice):
+    if connection.vendor != "sqlite":
+        pytest.skip("the search index table is SQLite's")
+    call_command("seed_ledger", rows=20, days=10, batch=6)
+    generation(alice, prompt="A lighthouse made after seeding")
+    assert matches("Seeded ledger row") == 10
+    assert matches("lighthouse made") == 1  # the per-row trigger is back
+
+
+def test_it_moves_the_id_sequences_past_the_seeded_rows(alice):
+    call_command("seed_ledger", rows=20, days=10)
+    ledger_entry(generation(alice), "reserve", 8)  # would clash on PostgreSQL otherwise
+    assert LedgerEntry.objects.count() == 21
