@@ -289,6 +289,10 @@ class Agreement:
         """Positive: Rivya's balance fell by more than our ledger accounts for."""
         return self.rivya - self.ledger
 
+    @property
+    def gap(self) -> int:
+        return abs(self.difference)
+
 
 def agreement(period: Period) -> Agreement | None:
     """Rivya's balance against our ledger, or None without two readings in the period."""

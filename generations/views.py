@@ -324,6 +324,7 @@ def delete(request: MemberRequest, pk: int) -> HttpResponse:
 # -- Credit usage: the team's for admins, each member's own (issue 12) ----------------------------
 
 CHART_BY = {"member": usage.MEMBER, "model": usage.MODEL}
+STACKED_BY = {"member": gettext_noop("by member"), "model": gettext_noop("by model")}
 CHART_BY_UNKNOWN = gettext_noop("The chart is stacked by member or by model; showing it by member.")
 
 
@@ -344,6 +345,7 @@ def _usage_context(request: MemberRequest, by: str, user: User | None) -> dict[s
         "report": report,
         "presets": presets,
         "chart": chart.stacked(period.days, report["cells"], CHART_BY[by], "charged"),
+        "stacked_by": gettext(STACKED_BY[by]),
     }
 
 
