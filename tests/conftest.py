@@ -22,10 +22,11 @@ from django.test import Client
 from django.utils import translation
 
 from generations import catalogues, health, rivya
-from generations.models import MemberPreference
+from generations.models import MemberPreference, Status
 from imagen_site.celery import app as celery_app
 from rivya_sim import Simulator
 from tests.faults.processes import S3Server
+from tests.rows import generation, ledger_entry, march_noon
 from tests.support import CLOSED_PORT_URL, TEST_API_KEY, make_user, signed_in
 
 # Tests publish to their own queue, on an in-memory broker unless CELERY_BROKER_URL names a real
@@ -189,3 +190,25 @@ def celery_worker(transactional_db: None) -> Iterator[Any]:
         celery_app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING"
     ) as worker:
         yield worker
+
+
+@pytest.fixture
+def march_ledger(alice: User, bob: User) -> None:
+    """The usage pages' ledger. alice: two google-imagen4 images charged 8 each on the 10th and
+    11th, and 8 still held on the 12th (being made); bob: an google-imagen4-ultra image that
+    failed on the 11th, its 12 credits held and given back."""
+    for day in (10, 11):
+        row = generation(alice, created_at=march_noon(day))
+        ledger_entry(row, "reserve", 8, march_noon(day))
+        ledger_entry(row, "charge", 8, march_noon(day))
+    failed = generation(
+        bob,
+        Status.FAILED,
+        model="google-imagen4-ultra",
+        credits_reserved=12,
+        created_at=march_noon(11),
+    )
+    ledger_entry(failed, "reserve", 12, march_noon(11))
+    ledger_entry(failed, "release", 12, march_noon(11))
+    pending = generation(alice, Status.PROCESSING, created_at=march_noon(12))
+    ledger_entry(pending, "reserve", 8, march_noon(12))

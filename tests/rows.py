@@ -4,6 +4,7 @@ generation made the app's way, see ``tests.support.new_generation``."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -62,3 +63,8 @@ def ledger_entry(row: Generation, kind: str, credits: int, when: Any = None) -> 
     if when is not None:
         LedgerEntry.objects.filter(pk=entry.pk).update(created_at=when)
     return entry
+
+
+def march_noon(day: int) -> datetime:
+    """Noon of a day in March 2026, in the studio's time zone: the usage tests' ledger days."""
+    return datetime(2026, 3, day, 12, 0, tzinfo=timezone.get_current_timezone())

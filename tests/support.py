@@ -96,6 +96,16 @@ def settings_refused(env: dict[str, str]) -> str:
     return started.stderr
 
 
+def table_row(response: Any, key: str, value: str) -> list[str]:
+    """The number cells of the table row marked ``data-<key>="<value>"``, as text a person
+    reads (links and line breaks taken out)."""
+    body = page_text(response)
+    match = re.search(rf'<tr data-{key}="{re.escape(value)}">(.*?)</tr>', body)
+    assert match, f"no row with data-{key}={value!r}"
+    cells = re.findall(r'<td class="num">(.*?)</td>', match.group(1))
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in cells]
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, every: float = 0.05) -> Any:
     """Wait until ``predicate()`` is truthy and return it; fail the test otherwise."""
     deadline = time.monotonic() + timeout
