@@ -346,6 +346,7 @@ def _usage_context(request: MemberRequest, by: str, user: User | None) -> dict[s
         "presets": presets,
         "chart": chart.stacked(period.days, report["cells"], CHART_BY[by], "charged"),
         "stacked_by": gettext(STACKED_BY[by]),
+        "errors": [period.error] if period.error else [],
     }
 
 
@@ -358,7 +359,7 @@ def usage_page(request: MemberRequest) -> HttpResponse:
     period = context["period"]
     for row in context["report"]["by_member"]:
         row["failures_url"] = usage.history_link(period, row[usage.MEMBER])
-    errors = [e for e in (period.error, gettext(CHART_BY_UNKNOWN) * (asked != by)) if e]
+    errors = context["errors"] + ([gettext(CHART_BY_UNKNOWN)] if asked != by else [])
     dates = {"start": period.start.isoformat(), "end": period.end.isoformat()}
     models = catalog.kept_models()
     context |= {

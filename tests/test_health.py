@@ -12,7 +12,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from generations import catalog, health, tasks
-from generations.models import RivyaSnapshot, Status
+from generations.models import BalanceReading, RivyaSnapshot, Status
 from generations.rivya import RivyaError, get_client
 from tests.rows import generation
 from tests.support import kept_balance, last_failure, rivya_failing_since, settings_refused
@@ -52,6 +52,26 @@ def test_it_keeps_the_model_list_and_the_balance_in_the_database(sim):
     assert snapshot(health.BALANCE).value == {"credits": 777}
 
 
+def test_each_balance_refresh_adds_a_reading_to_the_history(sim):
+    sim.state.set_credits(900)
+    tasks.refresh_balance()
+    sim.state.set_credits(892)
+    tasks.refresh_balance()
+    assert list(BalanceReading.objects.order_by("at").values_list("credits", flat=True)) == [
+        900,
+        892,
+    ]
+
+
+def test_a_refresh_deletes_readings_older_than_400_days(sim):
+    old = BalanceReading.objects.create(credits=5, at=ago(401 * 86400))
+    kept = BalanceReading.objects.create(credits=6, at=ago(399 * 86400))
+    tasks.refresh_balance()
+    assert not BalanceReading.objects.filter(pk=old.pk).exists()
+    assert BalanceReading.objects.filter(pk=kept.pk).exists()
+    assert BalanceReading.objects.count() == 2
+
+
 def test_a_restart_reads_the_last_good_copy_from_the_database(sim):
     sim.faults.removed_models = {"google-imagen4-ultra"}
     sim.state.set_credits(55)
@@ -88,6 +108,7 @@ def test_a_failed_refresh_keeps_the_last_good_copy(sim, break_rivya):
         after = snapshot(key)
         assert (after.value, after.fetched_at) == (row.value, row.fetched_at)
     assert kept_balance().value == 900
+    assert BalanceReading.objects.count() == 1  # a failed refresh adds no reading
 
 
 def test_a_hanging_rivya_keeps_the_last_good_copy(hanging):
