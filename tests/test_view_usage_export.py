@@ -7,6 +7,7 @@ import io
 
 import pytest
 
+from generations import usage
 from generations.models import LedgerEntry
 from tests.rows import generation, ledger_entry, march_noon
 from tests.support import make_user
@@ -113,3 +114,17 @@ def test_it_refuses_bad_dates_with_a_400_and_says_why(charlie_client, query, mes
     assert response.status_code == 400
     assert not response.streaming
     assert message in response.content.decode()
+
+
+def test_it_reads_the_ledger_a_chunk_at_a_time(march_ledger, charlie_client, monkeypatch):
+    monkeypatch.setattr(usage, "EXPORT_CHUNK_ROWS", 2)  # 7 entries: four chunks
+    rows = read(charlie_client.get(f"/usage/export.csv?{MARCH}"))[1:]
+    assert [(row[1], row[3], row[4]) for row in rows] == [
+        ("alice", "google-imagen4", "reserve"),
+        ("alice", "google-imagen4", "charge"),
+        ("alice", "google-imagen4", "reserve"),
+        ("alice", "google-imagen4", "charge"),
+        ("bob", "google-imagen4-ultra", "reserve"),
+        ("bob", "google-imagen4-ultra", "release"),
+        ("alice", "google-imagen4", "reserve"),
+    ]
