@@ -60,7 +60,7 @@ from generations import (
     webhooks,
 )
 from generations.forms import GenerateForm
-from generations.models import Board, Generation, GenerationImage
+from generations.models import Board, Generation, GenerationImage, Status
 from generations.rivya import ModelInfo
 from generations.templatetags.studio import banner_state
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generations", "0014_history_filter_indexes"),
+        ("generations", "0017_batches"),
     ]
 
     operations = [
