@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from generations import credits
 from generations.errors import ADMIN_CODES, admin_words
 from generations.forms import western_digits
 from generations.models import (
@@ -34,7 +35,6 @@ from generations.models import (
     LedgerEntry,
     MemberBudget,
     Status,
-    this_month,
 )
 
 MAX_DAYS = 366
@@ -216,22 +216,13 @@ def roll_up(cells: Iterable[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return [rows[k] for k in sorted(rows)]
 
 
-def budgets(usernames: list[str]) -> dict[str, dict[str, int | None]]:
-    """Each member's monthly budget and what they used of it this month (no row: the default)."""
+def budgets(usernames: list[str]) -> dict[str, credits.Standing]:
+    """Each member's monthly budget as it stands this month (``credits.standing_of``): its
+    limit and what is used of it. One query."""
     default = settings.DEFAULT_MONTHLY_BUDGET or None
-    found = {
-        str(row[MEMBER]): row
-        for row in MemberBudget.objects.filter(user__username__in=usernames).values(
-            MEMBER, "monthly_limit", "used", "period"
-        )
-    }
-    month = this_month()
-    budgets: dict[str, dict[str, int | None]] = {}
-    for name in usernames:
-        row = found.get(name)
-        used = row["used"] if row and row["period"] >= month else 0
-        budgets[name] = {"limit": row["monthly_limit"] if row else default, "used": used}
-    return budgets
+    rows = MemberBudget.objects.filter(user__username__in=usernames).select_related("user")
+    found = {row.user.get_username(): row for row in rows}
+    return {name: credits.standing_of(found.get(name), default) for name in usernames}
 
 
 def report(period: Period, user: AbstractBaseUser | None = None) -> dict[str, Any]:
@@ -365,10 +356,10 @@ def export_rows(period: Period) -> Iterator[list[Any]]:
             models = dict(Generation.objects.filter(pk__in=pks).values_list("pk", "model"))
             if unknown := {row[1] for row in chunk} - names.keys():
                 names |= dict(User.objects.filter(pk__in=unknown).values_list("pk", "username"))
-            for at, user_id, generation_id, kind, credits in chunk:
+            for at, user_id, generation_id, kind, amount in chunk:
                 when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M:%S")
                 member, model = safe_cell(names[user_id]), safe_cell(models[generation_id])
-                yield [when, member, generation_id, model, kind, credits]
+                yield [when, member, generation_id, model, kind, amount]
 
 
 class _Line:
