@@ -30,12 +30,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.functional import Promise
 from django.utils.http import (
     content_disposition_header,
     url_has_allowed_host_and_scheme,
     urlencode,
 )
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 from django.views import i18n
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -229,7 +230,7 @@ def create(request: MemberRequest) -> HttpResponse:
     if generation is None:
         return _form_errors(request, form)
     if not request.htmx:
-        messages.success(request, "Your image is on its way.")
+        messages.success(request, gettext("Your image is on its way."))
         return redirect("generations:home")
     kept = {k: str(v) for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
     form_context = _form_context(_new_form(kept), request.user)
@@ -309,13 +310,15 @@ def delete(request: MemberRequest, pk: int) -> HttpResponse:
     """Delete the member's finished request, every image of it (undone by restore)."""
     generation = own_generation_or_404(request, pk)
     if not generation.batch.is_finished:
-        messages.error(request, "This image is still being made; delete it once it is done.")
+        messages.error(
+            request, gettext("This image is still being made; delete it once it is done.")
+        )
     else:
         batches.of_request(generation.pk).update(deleted_at=timezone.now())
         if request.htmx:  # "Deleted · Undo" in the card's place, for UNDO_SECONDS
             context = {"generation": generation, "undo_seconds": UNDO_SECONDS}
             return render(request, "generations/_deleted.html", context)
-        messages.success(request, "Deleted.")
+        messages.success(request, gettext("Deleted."))
     if request.htmx:
         return render(request, "generations/home.html#card", {"generation": generation})
     return redirect("generations:home")
@@ -414,7 +417,7 @@ def rivya_webhook(request: HttpRequest) -> HttpResponse:
 
 # -- Take away: an original, named from its prompt, with its request written in (issue 11) --------
 
-DOWNLOAD_BAD_NUMBER = (
+DOWNLOAD_BAD_NUMBER = gettext_lazy(
     "Choose the image by its number: n=1 for the first image, n=2 for the second, and so on."
 )
 
@@ -508,9 +511,9 @@ def download(request: MemberRequest, pk: int) -> HttpResponseBase:
 # Those two answer 403 to anyone else, not 404 as another member's generation does: the board is
 # on every member's page, so a 404 would hide nothing and only mislead.
 
-NOT_THE_BOARDS_MAKER = "Only the board's maker or an admin can rename or delete it."
-NO_GENERATION = "Say which image: the generation field must be an image's number."
-NOT_FINISHED = "Only a finished image can be kept on a board."
+NOT_THE_BOARDS_MAKER = gettext_lazy("Only the board's maker or an admin can rename or delete it.")
+NO_GENERATION = gettext_lazy("Say which image: the generation field must be an image's number.")
+NOT_FINISHED = gettext_lazy("Only a finished image can be kept on a board.")
 
 
 def board_or_404(pk: int) -> Board:
@@ -518,10 +521,11 @@ def board_or_404(pk: int) -> Board:
     return get_object_or_404(Board.objects.select_related("maker"), pk=pk)
 
 
-def _refuse(status: int, message: str) -> HttpResponse:
+def _refuse(status: int, message: str | Promise) -> HttpResponse:
     """The answer to a request no page of ours sends as it is (a form edited by hand, a page left
     open after a change): the sentence in plain text; htmx shows its own banner."""
-    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    # str(): a lazy translation is not a str, and HttpResponse would read it as an iterable.
+    return HttpResponse(str(message), status=status, content_type="text/plain; charset=utf-8")
 
 
 def _posted_generation(request: MemberRequest) -> Generation | None:
@@ -576,7 +580,10 @@ def _make_board(request: MemberRequest) -> HttpResponse:
     except boards.BadName as exc:
         context = _board_list_context(name_error=exc.message, name_value=name)
         return render(request, "generations/boards.html", context, status=400)
-    messages.success(request, f"The board “{board.name}” is made. Add images to it below.")
+    messages.success(
+        request,
+        gettext("The board “%(board)s” is made. Add images to it below.") % {"board": board.name},
+    )
     return redirect("generations:board", pk=board.pk)
 
 
@@ -616,9 +623,9 @@ def board_add(request: MemberRequest, pk: int) -> HttpResponse:
     if not generation.batch.done:
         return _refuse(400, NOT_FINISHED)
     if boards.add(board, generation, request.user):
-        note = f"Added to “{board.name}”."
+        note = gettext("Added to “%(board)s”.") % {"board": board.name}
     else:
-        note = f"This image is already on “{board.name}”."
+        note = gettext("This image is already on “%(board)s”.") % {"board": board.name}
     return _menu_answer(request, board, generation, note)
 
 
@@ -630,9 +637,9 @@ def board_remove(request: MemberRequest, pk: int) -> HttpResponse:
     if generation is None:
         return _refuse(400, NO_GENERATION)
     if boards.remove(board, generation):
-        note = f"Removed from “{board.name}”."
+        note = gettext("Removed from “%(board)s”.") % {"board": board.name}
     else:
-        note = f"This image was not on “{board.name}”."
+        note = gettext("This image was not on “%(board)s”.") % {"board": board.name}
     if request.htmx and request.htmx.target == f"board-item-{generation.pk}":
         return HttpResponse("")  # the board page's tile, which htmx then takes away
     return _menu_answer(request, board, generation, note)
@@ -650,7 +657,9 @@ def board_rename(request: MemberRequest, pk: int) -> HttpResponse:
     except boards.BadName as exc:
         context = _board_context(request, board, rename_error=exc.message, rename_value=name)
         return render(request, "generations/board.html", context, status=400)
-    messages.success(request, f"The board is now called “{board.name}”.")
+    messages.success(
+        request, gettext("The board is now called “%(board)s”.") % {"board": board.name}
+    )
     return redirect("generations:board", pk=board.pk)
 
 
@@ -662,7 +671,9 @@ def board_delete(request: MemberRequest, pk: int) -> HttpResponse:
         return _refuse(403, NOT_THE_BOARDS_MAKER)
     boards.delete(board)
     messages.success(
-        request, f"The board “{board.name}” is deleted. Its images are still in the studio."
+        request,
+        gettext("The board “%(board)s” is deleted. Its images are still in the studio.")
+        % {"board": board.name},
     )
     return redirect("generations:boards")
 
@@ -691,9 +702,13 @@ def board_zip(request: MemberRequest, pk: int) -> StreamingHttpResponse:
 UNDO_SECONDS = 10  # how long a deleted card offers "Undo"
 # The page hides "Undo" after UNDO_SECONDS; a click just before then still arrives in time.
 UNDO_GRACE = timedelta(seconds=2)
-TOO_LATE_TO_UNDO = "Too late to undo: the image was deleted more than ten seconds ago."
-ONLY_A_FAILED_ONE = "Only a failed image can be tried again. Use “Reuse settings” to make it again."
-STALE_FORM = "This button is out of date. Reload the page and try again."
+TOO_LATE_TO_UNDO = gettext_lazy(
+    "Too late to undo: the image was deleted more than ten seconds ago."
+)
+ONLY_A_FAILED_ONE = gettext_lazy(
+    "Only a failed image can be tried again. Use “Reuse settings” to make it again."
+)
+STALE_FORM = gettext_lazy("This button is out of date. Reload the page and try again.")
 RETRY_MODEL_GONE = (
     "{model} is not offered any more, so this image cannot be tried again as it was. Use "
     "“Reuse settings” to make it with another model."
@@ -702,13 +717,15 @@ RETRY_RATIO_GONE = (
     "{model} no longer offers the {ratio} aspect ratio, so this image cannot be tried again as "
     "it was. Use “Reuse settings” to pick another."
 )
-RETRIED_NOTE = "Trying again: your new image is on its way."
-CANCELLED_NOTE = "Cancelled. Nothing was sent to Rivya, and its credits are back in your budget."
-STOPPED_NOTE = (
+RETRIED_NOTE = gettext_lazy("Trying again: your new image is on its way.")
+CANCELLED_NOTE = gettext_lazy(
+    "Cancelled. Nothing was sent to Rivya, and its credits are back in your budget."
+)
+STOPPED_NOTE = gettext_lazy(
     "You stopped waiting for this image, and its credits are back in your budget. If Rivya "
     "finishes it after all, it will appear here and its credits will be charged then."
 )
-RESTORED_NOTE = "The image is back."
+RESTORED_NOTE = gettext_lazy("The image is back.")
 
 
 def deleted_own_generation_or_404(request: MemberRequest, pk: int) -> Generation:
@@ -722,21 +739,23 @@ def _return_to(request: MemberRequest) -> str:
     return return_url(request, reverse("generations:home"), request.POST.get("next", ""))
 
 
-def _not_done(request: MemberRequest, status: int, message: str) -> HttpResponse:
+def _not_done(request: MemberRequest, status: int, message: str | Promise) -> HttpResponse:
     """A request that changed nothing: htmx gets the sentence (app.js shows it in the page's
     banner); a form without JavaScript goes back with it as a message."""
     if request.htmx:
         return _refuse(status, message)
-    messages.error(request, message)
+    messages.error(request, str(message))
     return redirect(_return_to(request))
 
 
-def _card_or_back(request: MemberRequest, generation: Generation, note: str) -> HttpResponse:
+def _card_or_back(
+    request: MemberRequest, generation: Generation, note: str | Promise
+) -> HttpResponse:
     """Done: htmx gets the generation's card as it is now; a form goes back with the note."""
     if request.htmx:
         fresh = visible_generations().get(pk=generation.pk)
         return render(request, "generations/home.html#card", {"generation": fresh})
-    messages.success(request, note)
+    messages.success(request, str(note))
     return redirect(_return_to(request))
 
 
@@ -744,7 +763,7 @@ def _end_early(
     request: MemberRequest,
     generation: Generation,
     end: Callable[[int, AbstractBaseUser], None],
-    note: str,
+    note: str | Promise,
 ) -> HttpResponse:
     """Cancel or stop waiting (``end``) for every unfinished image of the request that allows
     it: the card as it is now, or 409 saying why not when none did."""
