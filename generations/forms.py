@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django import forms
 from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from generations import catalog
@@ -46,10 +47,12 @@ class GenerateForm(forms.Form):
 
     form_token = forms.UUIDField(widget=forms.HiddenInput)
     model = forms.ChoiceField(
-        label="Model",
+        label=_("Model"),
         widget=ModelSelect,
         error_messages={
-            "invalid_choice": "%(value)s is not available at Rivya right now; pick another model."
+            "invalid_choice": _(
+                "%(value)s is not available at Rivya right now; pick another model."
+            )
         },
     )
     prompt = forms.CharField(
@@ -57,24 +60,28 @@ class GenerateForm(forms.Form):
         widget=forms.Textarea(
             attrs={
                 "rows": 4,
-                "placeholder": "Describe the image…",
+                "placeholder": _("Describe the image…"),
                 "data-counter": "prompt-counter",
             }
         ),
-        error_messages={"required": "Write a prompt: what should the image show?"},
+        error_messages={"required": _("Write a prompt: what should the image show?")},
     )
-    aspect_ratio = forms.ChoiceField(label="Aspect ratio", widget=forms.RadioSelect, initial="1:1")
+    aspect_ratio = forms.ChoiceField(
+        label=_("Aspect ratio"), widget=forms.RadioSelect, initial="1:1"
+    )
     negative_prompt = forms.CharField(
-        label="Leave out",
+        label=_("Leave out"),
         required=False,
         max_length=PROMPT_MAX,
-        widget=forms.TextInput(attrs={"placeholder": "Things the image should not show"}),
+        widget=forms.TextInput(attrs={"placeholder": _("Things the image should not show")}),
     )
     seed = forms.CharField(
         required=False,
         max_length=20,
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "Random"}),
-        help_text="Empty for random. The same seed gives a similar image, not always the same one.",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": _("Random")}),
+        help_text=_(
+            "Empty for random. The same seed gives a similar image, not always the same one."
+        ),
     )
 
     count = forms.IntegerField(
@@ -137,7 +144,8 @@ class GenerateForm(forms.Form):
         # isascii: '²' is a digit to isdigit() but not a number to int().
         if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_SEED:
             raise forms.ValidationError(
-                f"The seed must be a whole number from 0 to {MAX_SEED}, or empty for random."
+                gettext("The seed must be a whole number from 0 to %(most)d, or empty for random.")
+                % {"most": MAX_SEED}
             )
         return int(raw)
 
@@ -148,11 +156,16 @@ class GenerateForm(forms.Form):
         if model and model.max_prompt_length and len(prompt) > model.max_prompt_length:
             self.add_error(
                 "prompt",
-                f"{model.display_name} takes at most {model.max_prompt_length} characters.",
+                gettext("%(model)s takes at most %(most)d characters.")
+                % {"model": model.display_name, "most": model.max_prompt_length},
             )
         ratio = cleaned.get("aspect_ratio")
         if model and ratio and ratio not in catalog.aspect_ratios(model):
-            self.add_error("aspect_ratio", f"{model.display_name} does not offer {ratio}.")
+            self.add_error(
+                "aspect_ratio",
+                gettext("%(model)s does not offer %(ratio)s.")
+                % {"model": model.display_name, "ratio": ratio},
+            )
         return cleaned
 
     @property

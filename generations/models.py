@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 
 from generations.search_index import MatchColumn
 
@@ -21,12 +22,12 @@ if TYPE_CHECKING:
 class Status(models.TextChoices):
     """Where a generation is. The API's own words are used where they mean the same thing."""
 
-    QUEUED = "queued", "Queued"  # saved here, waiting for a worker to send it
-    SENDING = "sending", "Sending"  # a worker is making the create request
-    PROCESSING = "processing", "Processing"  # Rivya accepted it (remote queued or processing)
-    DOWNLOADING = "downloading", "Saving image"  # Rivya finished; we are storing the image
-    SUCCEEDED = "succeeded", "Done"
-    FAILED = "failed", "Failed"
+    QUEUED = "queued", _("Queued")  # saved here, waiting for a worker to send it
+    SENDING = "sending", _("Sending")  # a worker is making the create request
+    PROCESSING = "processing", _("Processing")  # Rivya accepted it (remote queued or processing)
+    DOWNLOADING = "downloading", _("Saving image")  # Rivya finished; we are storing the image
+    SUCCEEDED = "succeeded", _("Done")
+    FAILED = "failed", _("Failed")
 
 
 UNFINISHED = (Status.QUEUED, Status.SENDING, Status.PROCESSING, Status.DOWNLOADING)

@@ -117,7 +117,8 @@ def test_it_shows_alices_charge_to_charlie_on_the_usage_page(
     page.goto(f"{live_server.url}/")
     page.get_by_role("link", name="Credit usage").click()
     expect(page.get_by_role("heading", name="Credit usage")).to_be_visible()
-    alice_row = page.locator("table").first.locator("tr", has_text="alice")
+    per_member = page.get_by_role("region", name="Per member")  # its "Spent" column
+    alice_row = per_member.locator("tr", has_text="alice")
     expect(alice_row.locator("td").nth(1)).to_have_text(str(alices_image.credits_final))
     expect(page.locator(".balance")).to_contain_text("credits")
     screenshot(page, "usage")
