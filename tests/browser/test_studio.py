@@ -225,6 +225,8 @@ def test_it_deletes_my_card_in_place_after_asking(alice, live_server, new_page):
     page.on("dialog", answer_yes)
     page.locator(f"#gen-{row.pk}").get_by_role("button", name="Delete").click()
     expect(page.locator(f"#gen-{row.pk}")).to_contain_text("Deleted")  # with Undo, for 10 s
+    # Undo focused: app.js has set the ten seconds going (htmx settles on a timer first).
+    expect(page.get_by_role("button", name="Undo")).to_be_focused()
     page.clock.fast_forward(10_000)
     expect(page.locator(f"#gen-{row.pk}")).to_have_count(0)
     assert questions == ["Delete this image for everyone? You can undo it for ten seconds."]
