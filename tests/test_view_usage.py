@@ -50,6 +50,7 @@ def test_it_shows_the_ledger_per_model(march_ledger, charlie_client):
     response = charlie_client.get(f"/usage/?{MARCH}")
     assert table_row(response, "model", "google-imagen4") == ["16", "0"]
     assert table_row(response, "model", "google-imagen4-ultra") == ["0", "12"]
+    assert '<tr data-model="google-imagen4-ultra"> <td>Imagen 4 Ultra</td>' in page_text(response)
 
 
 def test_it_totals_the_period_and_what_is_held(march_ledger, charlie_client):
