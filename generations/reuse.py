@@ -87,7 +87,7 @@ def settings_of(
         initial["seed"] = str(source.seed)
     note = _whose(source, member_id, new_seed=new_seed)
     if model is None:
-        name = model_name(source.model)
+        name = catalog.display_name(source.model)
         gone = gettext("%(model)s is not offered any more, so the default model is chosen instead.")
         note = f"{note} {gone % {'model': name}}"
     return Reused(initial=initial, note=note)
@@ -106,10 +106,3 @@ def _whose(source: Generation, member_id: int | None, *, new_seed: bool) -> str:
     else:
         words = gettext("These settings are from %(member)s's image of %(day)s.")
     return words % {"member": source.user.get_username(), "day": day}
-
-
-def model_name(model_id: str) -> str:
-    """A model's display name from what Rivya last told us (never asking it now: a page does not
-    wait on Rivya), or from the documented list; its id when neither knows it."""
-    known = [*catalog.imagen_models(), *catalog.DOCUMENTED_MODELS]
-    return next((m.display_name for m in known if m.id == model_id), model_id)

@@ -789,7 +789,7 @@ def _retry_model(original: Generation) -> ModelInfo | str:
     offered = catalog.available_models()
     model = next((m for m in offered if m.id == original.model), None)
     if model is None:
-        return RETRY_MODEL_GONE.format(model=reuse.model_name(original.model))
+        return RETRY_MODEL_GONE.format(model=catalog.display_name(original.model))
     if original.aspect_ratio and original.aspect_ratio not in catalog.aspect_ratios(model):
         return RETRY_RATIO_GONE.format(model=model.display_name, ratio=original.aspect_ratio)
     return model

@@ -18,7 +18,7 @@ from typing import Any
 
 from django import template
 
-from generations import lifecycle, reuse
+from generations import lifecycle
 from generations.models import Generation
 
 register = template.Library()
@@ -43,9 +43,3 @@ def reuse_actions(
         "retry_token": uuid.uuid4(),
         "next": request.get_full_path() if request is not None else "",
     }
-
-
-@register.filter
-def model_name(model_id: str) -> str:
-    """A model's display name (``{{ generation.model|model_name }}``)."""
-    return reuse.model_name(model_id)
