@@ -2,7 +2,8 @@
 member's view as a shared link opens it (the whole page, in-process Django Client).
 
 The rows come from ``manage.py seed_history`` (English and Thai prompts, models, ratios, one
-failure in ten, ten members, a year of dates, a star on one row in fifty). Every page is timed
+failure in ten, ten members, a year of dates, a star on one row in fifty) and twelve boards, which
+every card's "Add to board" menu offers. Every page is timed
 round-robin in one loop, and beside it the page's own query alone (``gallery.History.page``),
 so that what a filter costs is seen apart from the template; a few are also timed 90 % deep in
 their own results (keyset) and a few on page 2 (the first page's Older link), so that "the same
@@ -34,6 +35,8 @@ from benchmarks.common import (
 )
 
 ROWS = 100_000
+# A team's boards: each card's "Add to board" menu offers every one of them.
+BOARDS = 12
 MEMBER = "seed-member-03"
 # What each search finds in the seed: a subject is one prompt in twenty.
 SEARCHES = {
@@ -132,10 +135,12 @@ def prepare(backend: str) -> dict[str, Any]:
     """Seed, refresh PostgreSQL's statistics, and say what the data is."""
     from django.db import connection
 
-    from generations.models import Favorite, Generation
+    from generations.models import Board, Favorite, Generation
 
     started = time.perf_counter()
     call_command("seed_history", count=ROWS)
+    for n in range(1, BOARDS + 1):
+        Board.objects.get_or_create(name=f"Campaign board {n:02d}")
     seeded_s = time.perf_counter() - started
     if backend == "pg":
         with connection.cursor() as cursor:
@@ -144,6 +149,7 @@ def prepare(backend: str) -> dict[str, Any]:
     return {
         "rows": Generation.objects.filter(deleted_at__isnull=True).count(),
         "favorites": Favorite.objects.count(),
+        "boards": Board.objects.count(),
         "seed_seconds": round(seeded_s, 1),
     }
 

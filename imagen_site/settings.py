@@ -254,6 +254,19 @@ STORAGES = {
         )
     },
 }
+# Caches are each process's own memory: nothing in them is shared state. "default" keeps short
+# answers (the model list, /healthz); "cards" keeps the drawn pictures and words of finished
+# requests (templates/generations/home.html), keyed by the request's version, so a change is
+# never served stale and no node needs to tell another. A few MB at most per web process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+    "cards": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "cards",
+        "TIMEOUT": 3600,
+        "OPTIONS": {"MAX_ENTRIES": env_int("CARD_CACHE_ENTRIES", 5000)},
+    },
+}
 # Where a signed image URL points, for the page's Content-Security-Policy (img-src): a thumbnail
 # is fetched from /media/ and follows the redirect there.
 MEDIA_ORIGINS = env_list(

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.cache import cache
+from django.core.cache import caches
 from django.test import Client
 from django.utils import translation
 
@@ -56,7 +56,8 @@ def _isolated(settings: Any, tmp_path: Any) -> Iterator[None]:
     settings.RIVYA_BASE_URL = CLOSED_PORT_URL
     settings.RIVYA_API_KEY = TEST_API_KEY
     settings.RIVYA_WEBHOOK_SECRET = ""
-    cache.clear()
+    for each in caches.all(initialized_only=True):
+        each.clear()
     rivya.reset_client()
     yield
     rivya.reset_client()

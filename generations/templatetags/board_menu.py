@@ -2,8 +2,10 @@
 for one image, wherever a card or a detail page is drawn, without each view gathering the boards.
 
 The list of boards is read once per request and kept on the request, so a page of 24 cards costs
-one query, not 24. ``{% board_menu generation membership=True %}`` (the detail page) also reads
-which boards the image is on (one more query), so those offer "Remove from" instead of "Add to".
+one query, not 24; so are its buttons (``_board_buttons.html``), drawn once and put in every
+card's menu, so that a team with many boards does not pay for each board on each card.
+``{% board_menu generation membership=True %}`` (the detail page) also reads which boards the
+image is on (one more query), so those offer "Remove from" instead of "Add to".
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Any
 
 from django import template
 from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 
 from generations import boards
 from generations.models import Board, Generation
@@ -19,6 +23,7 @@ from generations.models import Board, Generation
 register = template.Library()
 
 CACHE_ATTRIBUTE = "_board_menu_boards"
+BUTTONS_ATTRIBUTE = "_board_menu_buttons"
 
 
 def boards_of_request(request: HttpRequest | None) -> list[Board]:
@@ -45,4 +50,17 @@ def board_menu(
     }
     if membership:
         menu["on_board_ids"] = boards.boards_holding(generation)
+    else:
+        menu["board_buttons"] = buttons_of_request(request, menu["boards"])
     return menu
+
+
+def buttons_of_request(request: HttpRequest | None, every_board: list[Board]) -> SafeString:
+    """Every board as an "Add to" button, drawn at most once per request (in the request's
+    language: a request has one)."""
+    cached: SafeString | None = getattr(request, BUTTONS_ATTRIBUTE, None)
+    if cached is None:
+        cached = render_to_string("generations/_board_buttons.html", {"boards": every_board})
+        if request is not None:
+            setattr(request, BUTTONS_ATTRIBUTE, cached)
+    return cached
