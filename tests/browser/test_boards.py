@@ -53,3 +53,25 @@ def test_it_makes_a_board_adds_an_image_downloads_the_zip_and_removes_it(
     expect(page.get_by_text(re.compile("No images on this board yet"))).to_be_visible()
     assert page.evaluate("window.marker") == 1  # removed in place, by htmx, without a reload
     assert not BoardItem.objects.filter(board=board).exists()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "no-javascript"])
+def test_a_cards_menu_adds_its_image_to_the_board_chosen(
+    alice, bob, live_server, new_page, javascript
+):
+    """Each board is a button of the card's one form, naming its board's URL (formaction): the
+    image goes on the board pressed, with htmx in place and without JavaScript by a redirect."""
+    image = generation(bob, prompt="A lighthouse at dawn, watercolour")
+    other = generation(bob, prompt="A harbour at night")
+    Board.objects.create(name="Autumn", maker=alice)
+    chosen = Board.objects.create(name="Sea lights", maker=alice)
+    page = new_page(alice, javascript=javascript)
+    page.goto(f"{live_server.url}/")
+    card = page.locator(f"#gen-{image.pk}")
+    card.get_by_text("Add to board").click()
+    card.get_by_role("button", name="Add to Sea lights").click()
+
+    expect(page.get_by_text("Added to “Sea lights”.")).to_be_visible()
+    expect(page).to_have_url(f"{live_server.url}/")
+    assert list(BoardItem.objects.values_list("board", "generation")) == [(chosen.pk, image.pk)]
+    assert not BoardItem.objects.filter(generation=other).exists()
