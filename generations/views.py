@@ -5,15 +5,16 @@ import logging
 import posixpath
 import uuid
 from collections.abc import Callable
+from functools import wraps
 from datetime import date, timedelta
 from typing import IO, Any
 from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser, User
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import QuerySet
@@ -77,6 +78,21 @@ class MemberRequest(HttpRequest):
 
 PAGE_SIZE = 24
 MAX_REFRESH_IDS = 100
+
+
+def admins_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """An admin's page. Signed out: the sign-in page, then back here. Signed in as a member: 403,
+    the studio's page saying it is the admins' (Django's ``staff_member_required`` sends a
+    member to the admin site's sign-in instead, which reads as if they had mistyped)."""
+
+    @wraps(view)
+    @login_required
+    def guarded(request: MemberRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not (request.user.is_active and request.user.is_staff):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return guarded
 
 
 def visible_generations() -> QuerySet[Generation]:
@@ -353,7 +369,7 @@ def _usage_context(request: MemberRequest, by: str, user: User | None) -> dict[s
     }
 
 
-@staff_member_required
+@admins_only
 @require_GET
 def usage_page(request: MemberRequest) -> HttpResponse:
     asked = request.GET.get("by") or "member"
@@ -394,7 +410,7 @@ def usage_me(request: MemberRequest) -> HttpResponse:
     return render(request, "generations/usage_me.html", context, status=status)
 
 
-@staff_member_required
+@admins_only
 @require_GET
 def usage_export(request: MemberRequest) -> HttpResponseBase:
     """Every ledger entry of the period as CSV, streamed: the header leaves at once and memory

@@ -19,10 +19,17 @@ pytestmark = pytest.mark.django_db
 MARCH = "start=2026-03-01&end=2026-03-31"
 
 
-def test_it_sends_a_member_to_the_admin_sign_in(alice_client):
+def test_a_member_is_told_it_is_the_admins_page(alice_client):
     response = alice_client.get("/usage/")
-    assert response.status_code == 302
-    assert response.url.startswith("/admin/login/")
+    assert response.status_code == 403
+    assert "<h1>Not for your account</h1>" in page_text(response)
+    assert '<a href="/">Back to the studio</a>' in page_text(response)
+
+
+def test_a_member_is_told_so_in_their_language(alice_thai_client):
+    response = alice_thai_client.get("/usage/")
+    assert response.status_code == 403
+    assert "<h1>หน้านี้ไม่ได้เปิดให้บัญชีของคุณ</h1>" in page_text(response)
 
 
 def test_it_requires_sign_in(client):

@@ -10,7 +10,7 @@ import pytest
 from generations import usage
 from generations.models import LedgerEntry
 from tests.rows import generation, ledger_entry, march_noon
-from tests.support import make_user
+from tests.support import make_user, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -23,10 +23,11 @@ def read(response) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
-def test_it_sends_a_member_to_the_admin_sign_in(alice_client):
+def test_a_member_is_told_it_is_the_admins_page(alice_client):
     response = alice_client.get(f"/usage/export.csv?{MARCH}")
-    assert response.status_code == 302
-    assert response.url.startswith("/admin/login/")
+    assert response.status_code == 403
+    assert "<h1>Not for your account</h1>" in page_text(response)
+    assert '<a href="/">Back to the studio</a>' in page_text(response)
 
 
 def test_it_requires_sign_in(client):
