@@ -5,8 +5,8 @@ import logging
 import posixpath
 import uuid
 from collections.abc import Callable
-from functools import wraps
 from datetime import date, timedelta
+from functools import wraps
 from typing import IO, Any
 from urllib.parse import quote
 
