@@ -48,6 +48,7 @@ def test_each_language_has_its_own_card(alice, bob, alice_client):
     MemberPreference.objects.create(user=bob, language="th")
     thai = card_of(signed_in(bob), row)
     assert "Done" not in thai
+    assert "Reuse settings" not in thai  # the kept links (_reuse_actions.html) too
     assert "เสร็จแล้ว" in thai
 
 
@@ -69,8 +70,10 @@ def test_what_is_kept_differs_by_member_only_in_the_actions(alice, bob, alice_cl
 
 
 def kept() -> int:
-    """How many fragments the cards cache holds (LocMemCache keeps them in ``_cache``)."""
-    return len(caches["cards"]._cache)  # type: ignore[attr-defined]
+    """How many cards' pictures and words the cards cache holds (LocMemCache keeps its keys in
+    ``_cache``; a fragment's key holds its name)."""
+    keys = caches["cards"]._cache  # type: ignore[attr-defined]
+    return sum(".card-visual." in key or ".card-words." in key for key in keys)
 
 
 def test_only_a_finished_card_is_kept(alice, alice_client):
