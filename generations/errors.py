@@ -277,14 +277,21 @@ def member_words(code: str, stored: str) -> str:
     ``{message}``, ``{minutes}`` or ``{seconds}`` it was made with), that sentence's
     translation; otherwise as it is stored (a sentence from elsewhere, such as a refused
     result's, or written before the words last changed)."""
-    candidates = dict.fromkeys(
-        [
-            policy_for(code).member_message,
-            *(p.member_message for p in ERROR_POLICIES.values()),
-            *OTHER_STORED_WORDS,
-        ]
-    )
-    for english in candidates:
+    others = (p.member_message for p in ERROR_POLICIES.values())
+    return _stored_words([policy_for(code).member_message, *others, *OTHER_STORED_WORDS], stored)
+
+
+def stored_admin_words(code: str, stored: str) -> str:
+    """A stored ``admin_message`` (the last failure the usage page shows) in the active language,
+    as :func:`member_words` does for a member's."""
+    others = (p.admin_message for p in ERROR_POLICIES.values())
+    return _stored_words([policy_for(code).admin_message, *others], stored)
+
+
+def _stored_words(candidates: list[str], stored: str) -> str:
+    """The translation of the first of ``candidates`` that ``stored`` was made from, filled as
+    it was; else ``stored`` as it is."""
+    for english in dict.fromkeys(candidates):
         found = _english_pattern(english).fullmatch(stored)
         if found:
             return gettext(english).format(**found.groupdict())

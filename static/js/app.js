@@ -1,4 +1,22 @@
 // Imagen Studio: the little the pages need beyond htmx. No inline script (the CSP forbids it).
+
+// The words this script says, in the page's language: templates/base.html hands them over as the
+// data-words-* attributes of #script-words (generations/templatetags/studio.py, SCRIPT_WORDS).
+// say("seconds", { seconds: 4 }) fills a pattern's %(name)s as Django's gettext does ("4 s").
+var studioSay = (function () {
+  "use strict";
+
+  return function say(name, values) {
+    var holder = document.getElementById("script-words");
+    var pattern = holder && holder.getAttribute("data-words-" + name);
+    if (!pattern) return "";
+    return pattern.replace(/%\((\w+)\)s|%%/g, function (whole, key) {
+      if (!key) return "%";
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
+    });
+  };
+})();
+
 (function () {
   "use strict";
 
@@ -48,11 +66,13 @@
   var arrived = new WeakMap();
 
   function duration(seconds) {
-    if (seconds < 60) return seconds + " s";
+    if (seconds < 60) return studioSay("seconds", { seconds: seconds });
     var minutes = Math.floor(seconds / 60);
     seconds = seconds % 60;
-    if (minutes < 60) return seconds ? minutes + " min " + seconds + " s" : minutes + " min";
-    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+    if (minutes < 60) {
+      return studioSay(seconds ? "minutes-seconds" : "minutes", { minutes: minutes, seconds: seconds });
+    }
+    return studioSay("hours-minutes", { hours: Math.floor(minutes / 60), minutes: minutes % 60 });
   }
 
   function noteArrival(root) {
@@ -111,7 +131,7 @@
     var cost = form.querySelector("[data-cost]");
     var count = imageCount(form);
     var total = credits * count;
-    var words = cost ? cost.getAttribute("data-total") || "credits" : "credits";
+    var words = cost ? cost.getAttribute("data-total") || "" : "";
     if (cost) {
       cost.textContent = count === 1 ? " · " + credits + " " + words
         : " · " + count + " × " + credits + " = " + total + " " + words;
@@ -244,12 +264,10 @@
 
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr ? event.detail.xhr.status : "";
-    show(event, status === 404
-      ? "That image is gone or is not yours to change. Reload the page to see the latest."
-      : "The studio could not do that (error " + status + "). Reload the page and try again.");
+    show(event, status === 404 ? studioSay("gone", {}) : studioSay("refused", { status: status }));
   });
   document.addEventListener("htmx:sendError", function (event) {
-    show(event, "The studio could not be reached. Check your connection and try again.");
+    show(event, studioSay("unreachable", {}));
   });
   document.addEventListener("htmx:beforeRequest", function (event) {
     var box = banner();
