@@ -34,7 +34,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 from PIL import Image
 
 from generations import catalog, credits
@@ -801,14 +801,17 @@ def overdue_generations(limit: int = 500) -> list[tuple[int, str, bool]]:
 # refused by asking us to wait is not counted (:func:`_submit_refused`) and made nothing there;
 # any other attempt (a timeout, a lost answer) may have made a task at Rivya.
 NOT_SENT = Q(status=Status.QUEUED, submit_attempts=0)
-ALREADY_FINISHED = "This image is already finished, so there is nothing to cancel or stop."
-ALREADY_SENT = (
+# Why a cancel or a stop did nothing, in English; the view says it in the member's language.
+ALREADY_FINISHED = gettext_noop(
+    "This image is already finished, so there is nothing to cancel or stop."
+)
+ALREADY_SENT = gettext_noop(
     "This image may already have reached Rivya, which cannot be asked to stop it, so it can no "
     "longer be cancelled. Use “Stop waiting” instead: its credits come back, and they are "
     "charged only if Rivya finishes it after all."
 )
-NOT_SENT_YET = "This image has not been sent to Rivya yet. Cancel it instead."
-BUSY = (
+NOT_SENT_YET = gettext_noop("This image has not been sent to Rivya yet. Cancel it instead.")
+BUSY = gettext_noop(
     "The studio is in the middle of a step for this image (sending it, checking on it or saving "
     "it). Try again in a moment."
 )

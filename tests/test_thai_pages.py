@@ -34,7 +34,9 @@ pytestmark = pytest.mark.django_db
 # members, and what a Thai page writes in Latin letters too (CSV, UTC, API key, zip, rivya.ai).
 NAMES = re.compile(
     r"Imagen Studio|Imagen 4 (?:Fast|Ultra)|Imagen 4|google-imagen4(?:-fast|-ultra)?|Rivya|"
-    r"\b(?:alice|bob|charlie|CSV|UTC|API key|API|zip)\b|rivya\.ai"
+    r"\b(?:alice|bob|charlie|CSV|UTC|API key|API|zip)\b|rivya\.ai|"
+    # The language switch names each language in itself; a refusal names a form's fields as code.
+    r"\bEnglish\b|\b[a-z_]+=\S*"
 )
 WORD = re.compile(r"[A-Za-z]+")
 # What app.js fills in: data-says="{model} makes {ratio} images …", data-words-seconds="%(seconds)s s".
@@ -176,6 +178,46 @@ def test_no_page_says_english_in_thai(thai):
         response = thai[who].get(path)
         assert response.status_code in (200, 400, 405), f"{path}: {response.status_code}"
         found = english_left(response.content.decode())
+        if found:
+            left[path] = found
+    assert left == {}, "\n".join(f"{path}: {words}" for path, words in left.items())
+
+
+def answers(rows: dict) -> list[tuple[str, str, dict[str, str], bool]]:
+    """(who, path, form, htmx) of the forms whose answers say something: what each action says
+    back, in place (htmx) or on the page it returns to, and its refusals."""
+    one, three, board = rows["one"].pk, rows["three"].pk, rows["board"].pk
+    return [
+        ("alice", f"/generations/{one}/favorite/", {"star": "2"}, True),
+        ("alice", f"/generations/{one}/favorite/", {"star": "1"}, True),
+        ("alice", f"/boards/{board}/add/", {"generation": str(three)}, True),
+        ("alice", f"/boards/{board}/add/", {"generation": "ภาพ"}, True),
+        ("alice", f"/boards/{board}/add/", {"generation": str(three)}, False),
+        ("alice", "/boards/", {"name": ""}, False),
+        ("alice", f"/boards/{board}/rename/", {"name": ""}, False),
+        ("alice", f"/generations/{rows['failed'].pk}/retry/", {}, True),
+        ("alice", f"/generations/{rows['waiting'].pk}/cancel/", {}, False),
+        ("alice", f"/generations/{one}/delete/", {}, True),
+        ("alice", f"/generations/{three}/delete/", {}, False),
+        ("alice", f"/generations/{three}/restore/", {}, True),
+        ("alice", "/i18n/setlang/", {"language": "fr"}, False),
+    ]
+
+
+def test_every_answer_is_thai(thai):
+    left = {}
+    for who, path, form, htmx in answers(thai):
+        headers = {"HX-Request": "true"} if htmx else {}
+        response = thai[who].post(path, form, headers=headers, follow=not htmx)
+        found = english_left(response.content.decode())
+        if found:
+            left[f"{path} {form}"] = found
+    for who, path in [
+        ("alice", f"/generations/{thai['one'].pk}/download/?n=ที่หนึ่ง"),
+        ("alice", f"/generations/cards/?id={thai['waiting'].pk}:0"),
+        ("charlie", "/usage/export.csv?start=เมื่อวาน"),
+    ]:
+        found = english_left(thai[who].get(path).content.decode())
         if found:
             left[path] = found
     assert left == {}, "\n".join(f"{path}: {words}" for path, words in left.items())
