@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django import template
-from django.utils import dateformat, timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext, gettext_noop, ngettext
 
@@ -133,7 +133,7 @@ def clock(moment: datetime | None) -> str:
         return ""
     local = timezone.localtime(moment)
     same_day = local.date() == timezone.localdate()
-    return dateformat.format(local, "H:i" if same_day else "M j, H:i")
+    return formats.date_format(local, "H:i" if same_day else "MONTH_DAY_TIME_FORMAT")
 
 
 @register.filter
