@@ -791,7 +791,8 @@ def _retry_model(original: Generation) -> ModelInfo | str:
     if model is None:
         return gettext(RETRY_MODEL_GONE).format(model=catalog.display_name(original.model))
     if original.aspect_ratio and original.aspect_ratio not in catalog.aspect_ratios(model):
-        return gettext(RETRY_RATIO_GONE).format(model=model.display_name, ratio=original.aspect_ratio)
+        ratio = original.aspect_ratio
+        return gettext(RETRY_RATIO_GONE).format(model=model.display_name, ratio=ratio)
     return model
 
 
