@@ -181,9 +181,25 @@ var studioSay = (function () {
     if (button && !button.disabled) form.requestSubmit(button);
   });
 
+  // The generate form is drawn afresh by its answer, and its button is disabled while it is
+  // sent: either would drop a keyboard user's focus to the top of the page. Where it was (the
+  // prompt after Ctrl+Enter, the button after Enter) is noted as the request leaves.
+  var focusedInForm = null;
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (!form || form.id !== "generate-form") return;
+    var active = document.activeElement;
+    focusedInForm = null;
+    if (active && form.contains(active)) {
+      focusedInForm = active.id ? "#" + CSS.escape(active.id)
+        : active.matches("button[type=submit]") ? "button[type=submit]" : null;
+    }
+  });
+
   // After an htmx answer to the generate form: on errors, focus goes to the first field that
-  // has one; on success, the new card is brought into view (on a phone the form fills the
-  // screen, and nothing on screen would change otherwise).
+  // has one; on success, the focus goes back where it was and the new card is brought into
+  // view (on a phone the form fills the screen, and nothing on screen would change otherwise).
   document.addEventListener("htmx:afterSettle", function (event) {
     var elt = event.detail.elt;
     if (!elt || elt.id !== "generate-form") return;
@@ -194,6 +210,9 @@ var studioSay = (function () {
       invalid.focus();
       return;
     }
+    var lost = !document.activeElement || document.activeElement === document.body;
+    var again = form && focusedInForm && form.querySelector(focusedInForm);
+    if (lost && again) again.focus({ preventScroll: true });
     var card = document.querySelector("#history-list > .card");
     if (card && event.detail.target && event.detail.target.id === "history-list") {
       var still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
