@@ -170,6 +170,8 @@ def pages(rows: dict[str, Any]) -> list[tuple[str, str]]:
         "/usage/me/?start=2026-03-31&end=2026-03-01",
     ]
     member += [f"/generations/{rows[k].pk}/" for k in ("one", "three", "failed", "waiting")]
+    member += [f"/?reuse={rows['one'].pk}", f"/?reuse={rows['one'].pk}&seed=new", "/?reuse=ภาพ"]
+    member += ["/?q=ab", f"/?q={'ภาพ ' * 40}"]
     return [("alice", path) for path in member] + [("charlie", "/usage/"), ("charlie", "/")]
 
 
@@ -245,6 +247,6 @@ def test_it_finds_english_left(thai):
     """The check itself: an English word is caught, in text and in the words of an attribute;
     names, code and what is marked as English are not."""
     assert english_left("<p>ภาพ Delete</p>") == ["Delete"]
-    assert english_left('<button aria-label="Close">x</button>') == ["Close"]
+    assert english_left('<button aria-label="Close">+</button>') == ["Close"]
     assert english_left("<p>Rivya · Imagen 4 Fast · alice <code>timeout</code></p>") == []
     assert english_left('<button lang="en">English</button>') == []
