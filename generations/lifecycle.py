@@ -34,7 +34,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext_noop, ngettext
+from django.utils.translation import gettext_noop
 from PIL import Image
 
 from generations import catalog, credits
@@ -52,6 +52,7 @@ from generations.errors import (
     STOPPED_WAITING,
     TIME_IS_UP,
     policy_for,
+    refused_result,
 )
 from generations.forms import MAX_SEED
 from generations.models import UNFINISHED, Generation, GenerationImage, Status
@@ -669,39 +670,12 @@ def _download_failed(generation: Generation, task: RemoteTask, exc: UnsafeResult
     fail(
         generation,
         RESULT_REFUSED,
-        _refused_result_message(task.final_credits, exc),
+        refused_result(task.final_credits, exc.message, fetched=not exc.retryable),
         f"Result of task {task.id} not stored ({task.final_credits} credits charged): "
         f"{exc.message} {detail}".strip(),
         charged=task.final_credits or None,
     )
     return None
-
-
-def _refused_result_message(charged: int, exc: UnsafeResult) -> str:
-    """What the member reads when Rivya made the image but the studio did not keep it: what
-    happened, what it cost, why (``exc.message``, the studio's words) and what to do."""
-    if exc.retryable:
-        what = ngettext(
-            "Rivya made this image and charged %(credits)d credit for it, but the studio could "
-            "not download the file.",
-            "Rivya made this image and charged %(credits)d credits for it, but the studio could "
-            "not download the file.",
-            charged,
-        )
-    else:
-        what = ngettext(
-            "Rivya made this image and charged %(credits)d credit for it, but the studio "
-            "refused to keep the file.",
-            "Rivya made this image and charged %(credits)d credits for it, but the studio "
-            "refused to keep the file.",
-            charged,
-        )
-    to_do = (
-        "Trying again makes a new image, which Rivya charges again; if this keeps happening, "
-        "tell an admin."
-    )
-    happened = what % {"credits": charged}
-    return f"{happened} {exc.message} {to_do}"
 
 
 def _save_images(generation: Generation, images: list[FetchedImage]) -> str:
