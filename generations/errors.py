@@ -26,7 +26,7 @@ from functools import cache
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop, ngettext_lazy
 
-from generations.downloader import MESSAGES as RESULT_REASONS
+from generations import downloader
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ OTHER_STORED_WORDS = (
 )
 
 # A result Rivya made, and charged for, that the studio did not keep (lifecycle): what happened,
-# why (one of the downloader's RESULT_REASONS) and what to do, stored as one error_message.
+# why (one of downloader.MESSAGES) and what to do, stored as one error_message.
 RESULT_NOT_FETCHED = ngettext_lazy(
     "Rivya made this image and charged %(credits)d credit for it, but the studio could not "
     "download the file.",
@@ -334,7 +334,7 @@ def _refused_result_said_again(stored: str) -> str | None:
     if number is None:
         return None
     charged = int(number.group())
-    for reason in RESULT_REASONS.values():
+    for reason in downloader.MESSAGES.values():
         for fetched in (True, False):
             if stored == refused_result(charged, reason, fetched=fetched):
                 return _refused_result_words(charged, reason, fetched)
