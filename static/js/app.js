@@ -70,7 +70,8 @@ var studioSay = (function () {
     var minutes = Math.floor(seconds / 60);
     seconds = seconds % 60;
     if (minutes < 60) {
-      return studioSay(seconds ? "minutes-seconds" : "minutes", { minutes: minutes, seconds: seconds });
+      var words = seconds ? "minutes-seconds" : "minutes";
+      return studioSay(words, { minutes: minutes, seconds: seconds });
     }
     return studioSay("hours-minutes", { hours: Math.floor(minutes / 60), minutes: minutes % 60 });
   }
@@ -533,4 +534,57 @@ var studioSay = (function () {
   }
 
   if (window.htmx) window.htmx.onLoad(note);
+})();
+
+// A keyboard user's focus through htmx swaps: a control that htmx draws again (the star, an
+// "Add to board" menu, a card that moved on or came back from "Undo") would leave the focus on
+// the page's top. Before a swap that holds the focus, note the nearest part with an id that
+// will still be there (the swapped element, or the card around it) and the control's place in
+// it; after, focus the same control again: the same id, else the same words, else the same place
+// when the part kept its shape, else the part's first control.
+(function () {
+  "use strict";
+
+  var CONTROLS = "a[href], button:not([disabled]), summary, input:not([type=hidden]), select, "
+    + "textarea";
+  var kept = null;
+
+  function controls(part) {
+    return Array.prototype.filter.call(part.querySelectorAll(CONTROLS), function (el) {
+      return el.getClientRects().length > 0;
+    });
+  }
+
+  function words(el) { return (el.textContent || "").trim() + "|" + el.tagName; }
+
+  function note(event) {
+    var swapped = event.detail.target;
+    var active = document.activeElement;
+    if (!swapped || !active || active === document.body || !swapped.contains(active)) return;
+    var around = swapped.parentElement && swapped.parentElement.closest("[id]");
+    var part = swapped.id ? swapped : around;
+    if (!part || part.id === "generate-form") return; // the form has its own (above)
+    var all = controls(part);
+    kept = {
+      part: part.id, id: active.id, words: words(active), at: all.indexOf(active), of: all.length
+    };
+  }
+
+  function focusAgain() {
+    var wanted = kept;
+    kept = null;
+    var part = wanted && document.getElementById(wanted.part);
+    var lost = !document.activeElement || document.activeElement === document.body;
+    if (!part || !lost) return;
+    var all = controls(part);
+    var same = (wanted.id && document.getElementById(wanted.id))
+      || all.filter(function (el) { return words(el) === wanted.words; })[0]
+      || (all.length === wanted.of ? all[wanted.at] : null)
+      || all[0];
+    if (same) same.focus({ preventScroll: true });
+  }
+
+  document.addEventListener("htmx:beforeSwap", note);
+  document.addEventListener("htmx:oobBeforeSwap", note);
+  document.addEventListener("htmx:afterSettle", focusAgain);
 })();

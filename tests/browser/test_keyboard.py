@@ -1,15 +1,18 @@
 """The studio with the keyboard alone (issue 13): sign in, write a prompt, pick a shape, generate,
-open the image, close it and delete it, with only key presses and typing, no click. At each step
-the focus is where a keyboard user expects it, and they can see it (a :focus-visible ring)."""
+open the image, close it, star it, put it on a board, delete it and undo, with only key presses
+and typing, no click. At each step, and after each htmx swap, the focus is where a keyboard user
+expects it, and they can see it (a :focus-visible ring)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from generations.models import Generation, Status
+from generations.models import Board, Generation, Status
+from tests.rows import generation
 from tests.support import finished, wait_for
 
 pytestmark = [pytest.mark.browser]
@@ -45,6 +48,7 @@ def focus_is_on(page: Any, selector: str) -> None:
 def test_a_member_makes_opens_and_deletes_an_image_with_the_keyboard_alone(
     sim, celery_worker, live_server, alice, new_page
 ):
+    Board.objects.create(name="Dunes", maker=alice)
     page = new_page()
     page.on("dialog", lambda dialog: dialog.accept())  # the browser's own "Delete …?" box
     page.goto(f"{live_server.url}/")
@@ -105,10 +109,44 @@ def test_a_member_makes_opens_and_deletes_an_image_with_the_keyboard_alone(
     expect(page.locator("#lightbox")).to_be_hidden()
     focus_is_on(page, link)
 
-    # Delete it: the card's Delete, then "Deleted · Undo" in its place with the focus on Undo.
-    tab_to(page, f"#gen-{made.pk} button.danger")
-    focus_is_on(page, f"#gen-{made.pk} button.danger")
+    # Star it, and put it on a board: each control is drawn again by its answer, and the focus
+    # stays on it (the star now pressed, the board's button now "Remove from").
+    card = f"#gen-{made.pk}"
+    tab_to(page, f"{card} button.star")
     page.keyboard.press("Enter")
-    expect(page.locator(f"#gen-{made.pk}.deleted")).to_be_visible()
-    focus_is_on(page, f"#gen-{made.pk} [data-undo]")
+    expect(page.locator(f"{card} button.star")).to_have_attribute("aria-pressed", "true")
+    focus_is_on(page, f"{card} button.star")
+    tab_to(page, f"{card} .board-menu summary")
+    page.keyboard.press("Enter")
+    tab_to(page, f"{card} .board-menu-list button")
+    page.keyboard.press("Enter")
+    expect(page.locator(f"{card} .board-menu-list button.on-board")).to_be_visible()
+    focus_is_on(page, f"{card} .board-menu-list button.on-board")
+
+    # Delete it: "Deleted · Undo" takes the card's place with the focus on Undo; Undo brings the
+    # card back with the focus on its first control; Delete again.
+    tab_to(page, f"{card} button.danger")
+    focus_is_on(page, f"{card} button.danger")
+    page.keyboard.press("Enter")
+    expect(page.locator(f"{card}.deleted")).to_be_visible()
+    focus_is_on(page, f"{card} [data-undo]")
+    page.keyboard.press("Enter")
+    expect(page.locator(f"{card}:not(.deleted)")).to_be_visible()
+    focus_is_on(page, link)
+    tab_to(page, f"{card} button.danger")
+    page.keyboard.press("Enter")
+    focus_is_on(page, f"{card} [data-undo]")
     wait_for(lambda: Generation.objects.filter(pk=made.pk, deleted_at__isnull=False).exists())
+
+
+def test_a_card_that_moves_on_keeps_the_focus_on_its_control(live_server, alice, new_page):
+    waiting = generation(alice, Status.PROCESSING)
+    page = new_page(alice)
+    page.goto(f"{live_server.url}/")
+    copy = f"#gen-{waiting.pk} [data-copy]"
+    tab_to(page, copy)
+    Generation.objects.filter(pk=waiting.pk).update(
+        status=Status.FAILED, finished_at=timezone.now(), error_code="generation_failed"
+    )
+    expect(page.locator(f"#gen-{waiting.pk}.status-failed")).to_be_visible()  # drawn again
+    focus_is_on(page, copy)
