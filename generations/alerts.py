@@ -14,6 +14,10 @@ threshold, however many workers look at once and however often a task is retried
 The balance alert is told again after a top-up: a kept balance at or above the threshold deletes
 the balance rows claimed before it was read, so the next fall under the threshold is news.
 
+Each admin reads an alert in their own language and time zone (their ``MemberPreference``, else
+``settings.LANGUAGE_CODE`` and ``settings.TIME_ZONE``): an alert keeps how to say itself, and is
+said once per language and zone, as one mail to the admins who read it so.
+
 The ``send_alerts`` task runs this after each reservation and each balance refresh, and beat runs
 it every minute (which is what resends a failed one).
 """
@@ -22,20 +26,22 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from generations import health
 from generations.credits import WARN_PERCENT, Standing, reaches, standing_of
-from generations.models import AlertSent, MemberBudget, TeamBudget, this_month
+from generations.models import AlertSent, MemberBudget, TeamBudget, this_month, time_zone_names
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +54,8 @@ class Alert:
     subject: str  # the member's id for a member's alert, else empty
     period: date
     threshold: int  # per cent of a budget, or the balance's credits
-    title: str
-    body: str
+    # Its title and body in the active language and time zone.
+    say: Callable[[], tuple[str, str]] = field(compare=False)
 
     @property
     def key(self) -> tuple[str, str, date, int]:
@@ -66,18 +72,30 @@ def send_due() -> int:
     alerts = due_alerts()
     if not alerts:
         return 0
-    recipients = admin_addresses()
-    if not recipients:
+    readers = admin_readers()
+    if not readers:
         logger.warning("%d alert(s) are due, but no admin has an email address", len(alerts))
         return 0
     done = _sent_or_being_sent(alerts)
     waiting = [a for a in alerts if a.key not in done]
-    return sum(_send(alert, recipients) for alert in waiting if _claim(alert))
+    return sum(_send(alert, readers) for alert in waiting if _claim(alert))
 
 
-def admin_addresses() -> list[str]:
+Readers = dict[tuple[str, str], list[str]]
+
+
+def admin_readers() -> Readers:
+    """The admins' addresses by the (language, time zone) each reads in: their own choice, else
+    the site's. One query (the preferences are LEFT JOINed)."""
     admins = get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
-    return list(admins.order_by("pk").values_list("email", flat=True))
+    rows = admins.order_by("pk").values_list(
+        "email", "preference__language", "preference__time_zone"
+    )
+    readers: Readers = {}
+    for email, language, zone in rows:
+        zone = zone if zone in time_zone_names() else settings.TIME_ZONE
+        readers.setdefault((language or settings.LANGUAGE_CODE, zone), []).append(email)
+    return readers
 
 
 def _sent_or_being_sent(alerts: list[Alert]) -> set[tuple[str, str, date, int]]:
@@ -109,9 +127,13 @@ def _claim(alert: Alert) -> bool:
     return True
 
 
-def _send(alert: Alert, recipients: list[str]) -> bool:
+def _send(alert: Alert, readers: Readers) -> bool:
+    """One mail per language and zone; all of them again later if any was refused."""
     try:
-        send_mail(settings.EMAIL_SUBJECT_PREFIX + alert.title, alert.body, None, recipients)
+        for (language, zone), addresses in readers.items():
+            with translation.override(language), timezone.override(zone):
+                title, body = alert.say()
+            send_mail(settings.EMAIL_SUBJECT_PREFIX + title, body, None, addresses)
     except (smtplib.SMTPException, OSError):
         # Left claimed and unsent: a run after ALERT_RESEND_AFTER_SECONDS sends it again.
         logger.exception("Could not send the alert %s; it will be sent again", alert.key)
@@ -134,7 +156,9 @@ def _budget_alerts(
     """An alert for each threshold the budget has reached."""
     limit = standing.limit
     return [
-        Alert(kind, subject, standing.period, percent, *words.say(standing, percent, **names))
+        Alert(
+            kind, subject, standing.period, percent, partial(words.say, standing, percent, **names)
+        )
         for percent in THRESHOLDS
         if limit and reaches(standing.used, limit, percent)
     ]
@@ -177,8 +201,8 @@ def _balance_alerts() -> list[Alert]:
     if found.value >= threshold:
         AlertSent.objects.filter(kind=AlertSent.Kind.BALANCE, claimed_at__lt=found.at).delete()
         return []
-    title, body = _balance_words(found, threshold)
-    return [Alert(AlertSent.Kind.BALANCE, "", this_month(), threshold, title, body)]
+    say = partial(_balance_words, found, threshold)
+    return [Alert(AlertSent.Kind.BALANCE, "", this_month(), threshold, say)]
 
 
 # -- What the mails say ------------------------------------------------------------------------
@@ -187,7 +211,7 @@ def _balance_alerts() -> list[Alert]:
 @dataclass(frozen=True)
 class Words:
     """What a budget's alert says: its title, what was used, and what follows at each threshold
-    (marked for translation here, translated when said)."""
+    (marked for translation here, translated when said, in each reader's language)."""
 
     title: str
     used: str

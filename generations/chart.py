@@ -136,7 +136,7 @@ def _segments(
             height = credits / top * plot_height
             base -= height
             title = _("%(day)s, %(name)s: %(credits)d credits") % {
-                "day": date_format(day, "D M j"),
+                "day": date_format(day, "WEEKDAY_MONTH_DAY_FORMAT"),
                 "name": one.name,
                 "credits": credits,
             }
@@ -162,7 +162,7 @@ def _x_ticks(days: list[date]) -> list[Tick]:
     slot = (WIDTH - LEFT - RIGHT) / max(1, len(days))
     every = max(1, math.ceil(len(days) / X_LABELS))
     return [
-        Tick(_px(LEFT + n * slot + slot / 2), date_format(day, "M j"))
+        Tick(_px(LEFT + n * slot + slot / 2), date_format(day, "SHORT_MONTH_DAY_FORMAT"))
         for n, day in enumerate(days)
         if n % every == 0
     ]

@@ -30,6 +30,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext_noop
 from PIL import Image
 
 logger = logging.getLogger(__name__)
@@ -78,19 +79,27 @@ REFUSED_NETWORKS = tuple(
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # the well-known prefix: an IPv4 address inside
 
 # What a member reads, by reason. Plain sentences; the numbers and the library's words are in
-# ``detail``, for the logs and the admins.
+# ``detail``, for the logs and the admins. Kept in English (errors.refused_result), and said in
+# the reader's language where they are shown.
 MESSAGES = {
-    "no_address": "Rivya sent no address for the picture.",
-    "bad_address": "The picture's address is not a public https address, so it was not fetched.",
-    "private_address": "The picture's address points into a private network, so it was not "
-    "fetched.",
-    "bad_redirect": "The picture's address sent us on to a place we do not fetch from.",
-    "unreachable": "The server holding the picture could not be reached.",
-    "http_status": "The server holding the picture answered with an error.",
-    "too_large": "The picture is larger than the studio accepts.",
-    "too_slow": "The picture took too long to download.",
-    "not_an_image": "The file Rivya sent is not a complete PNG, JPEG or WebP picture.",
-    "too_many_pixels": "The picture has more pixels than the studio accepts.",
+    "no_address": gettext_noop("Rivya sent no address for the picture."),
+    "bad_address": gettext_noop(
+        "The picture's address is not a public https address, so it was not fetched."
+    ),
+    "private_address": gettext_noop(
+        "The picture's address points into a private network, so it was not fetched."
+    ),
+    "bad_redirect": gettext_noop(
+        "The picture's address sent us on to a place we do not fetch from."
+    ),
+    "unreachable": gettext_noop("The server holding the picture could not be reached."),
+    "http_status": gettext_noop("The server holding the picture answered with an error."),
+    "too_large": gettext_noop("The picture is larger than the studio accepts."),
+    "too_slow": gettext_noop("The picture took too long to download."),
+    "not_an_image": gettext_noop(
+        "The file Rivya sent is not a complete PNG, JPEG or WebP picture."
+    ),
+    "too_many_pixels": gettext_noop("The picture has more pixels than the studio accepts."),
 }
 
 

@@ -23,7 +23,10 @@ import string
 from dataclasses import dataclass
 from functools import cache
 
-from django.utils.translation import gettext, gettext_noop
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop, ngettext_lazy
+
+from generations import downloader
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,27 @@ OTHER_STORED_WORDS = (
     SAVING,
 )
 
+# A result Rivya made, and charged for, that the studio did not keep (lifecycle): what happened,
+# why (one of downloader.MESSAGES) and what to do, stored as one error_message.
+RESULT_NOT_FETCHED = ngettext_lazy(
+    "Rivya made this image and charged %(credits)d credit for it, but the studio could not "
+    "download the file.",
+    "Rivya made this image and charged %(credits)d credits for it, but the studio could not "
+    "download the file.",
+    "credits",
+)
+RESULT_NOT_KEPT = ngettext_lazy(
+    "Rivya made this image and charged %(credits)d credit for it, but the studio refused to "
+    "keep the file.",
+    "Rivya made this image and charged %(credits)d credits for it, but the studio refused to "
+    "keep the file.",
+    "credits",
+)
+CHARGED_AGAIN = gettext_noop(
+    "Trying again makes a new image, which Rivya charges again; if this keeps happening, tell "
+    "an admin."
+)
+
 # Read from the table, for database queries that need the codes themselves.
 ADMIN_CODES = frozenset(code for code, policy in ERROR_POLICIES.items() if policy.needs_admin)
 
@@ -277,14 +301,50 @@ def member_words(code: str, stored: str) -> str:
     ``{message}``, ``{minutes}`` or ``{seconds}`` it was made with), that sentence's
     translation; otherwise as it is stored (a sentence from elsewhere, such as a refused
     result's, or written before the words last changed)."""
-    candidates = dict.fromkeys(
-        [
-            policy_for(code).member_message,
-            *(p.member_message for p in ERROR_POLICIES.values()),
-            *OTHER_STORED_WORDS,
-        ]
-    )
-    for english in candidates:
+    others = (p.member_message for p in ERROR_POLICIES.values())
+    words = _stored_words([policy_for(code).member_message, *others, *OTHER_STORED_WORDS], stored)
+    if words is stored:  # none of those sentences; perhaps a refused result's three
+        return _refused_result_said_again(stored) or stored
+    return words
+
+
+def stored_admin_words(code: str, stored: str) -> str:
+    """A stored ``admin_message`` (the last failure the usage page shows) in the active language,
+    as :func:`member_words` does for a member's."""
+    others = (p.admin_message for p in ERROR_POLICIES.values())
+    return _stored_words([policy_for(code).admin_message, *others], stored)
+
+
+def refused_result(charged: int, reason: str, *, fetched: bool) -> str:
+    """What the member reads when Rivya made the image but the studio did not keep it (it could
+    not download the file, or ``fetched`` it and refused it for ``reason``), in English as every
+    stored sentence is; :func:`member_words` says it in the reader's language."""
+    with translation.override(None):
+        return _refused_result_words(charged, reason, fetched)
+
+
+def _refused_result_words(charged: int, reason: str, fetched: bool) -> str:
+    happened = (RESULT_NOT_KEPT if fetched else RESULT_NOT_FETCHED) % {"credits": charged}
+    return f"{happened} {gettext(reason)} {gettext(CHARGED_AGAIN)}"
+
+
+def _refused_result_said_again(stored: str) -> str | None:
+    """``stored`` in the active language if :func:`refused_result` made it, else None."""
+    number = re.search(r"\d+", stored)
+    if number is None:
+        return None
+    charged = int(number.group())
+    for reason in downloader.MESSAGES.values():
+        for fetched in (True, False):
+            if stored == refused_result(charged, reason, fetched=fetched):
+                return _refused_result_words(charged, reason, fetched)
+    return None
+
+
+def _stored_words(candidates: list[str], stored: str) -> str:
+    """The translation of the first of ``candidates`` that ``stored`` was made from, filled as
+    it was; else ``stored`` as it is."""
+    for english in dict.fromkeys(candidates):
         found = _english_pattern(english).fullmatch(stored)
         if found:
             return gettext(english).format(**found.groupdict())

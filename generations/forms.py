@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from django import forms
 from django.utils.text import format_lazy
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from generations import catalog
@@ -40,6 +40,14 @@ class ModelSelect(forms.Select):
         option = super().create_option(name, value, *args, **kwargs)
         option["attrs"].update(self.option_data.get(str(value), {}))
         return option
+
+
+def model_choice_label(model: ModelInfo) -> str:
+    """ "Imagen 4 · 8 credits": the name before " · " is what app.js calls the model."""
+    words = ngettext(
+        "%(name)s · %(credits)d credit", "%(name)s · %(credits)d credits", model.base_credits
+    )
+    return words % {"name": model.display_name, "credits": model.base_credits}
 
 
 class GenerateForm(forms.Form):
@@ -103,7 +111,7 @@ class GenerateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.models = {m.id: m for m in models}
         cast(forms.ChoiceField, self.fields["model"]).choices = [
-            (m.id, f"{m.display_name} · {m.base_credits} credits") for m in models
+            (m.id, model_choice_label(m)) for m in models
         ]
         cast(ModelSelect, self.fields["model"].widget).option_data = {
             m.id: {

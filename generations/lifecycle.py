@@ -34,7 +34,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop
 from PIL import Image
 
 from generations import catalog, credits
@@ -52,6 +52,7 @@ from generations.errors import (
     STOPPED_WAITING,
     TIME_IS_UP,
     policy_for,
+    refused_result,
 )
 from generations.forms import MAX_SEED
 from generations.models import UNFINISHED, Generation, GenerationImage, Status
@@ -669,39 +670,12 @@ def _download_failed(generation: Generation, task: RemoteTask, exc: UnsafeResult
     fail(
         generation,
         RESULT_REFUSED,
-        _refused_result_message(task.final_credits, exc),
+        refused_result(task.final_credits, exc.message, fetched=not exc.retryable),
         f"Result of task {task.id} not stored ({task.final_credits} credits charged): "
         f"{exc.message} {detail}".strip(),
         charged=task.final_credits or None,
     )
     return None
-
-
-def _refused_result_message(charged: int, exc: UnsafeResult) -> str:
-    """What the member reads when Rivya made the image but the studio did not keep it: what
-    happened, what it cost, why (``exc.message``, the studio's words) and what to do."""
-    if exc.retryable:
-        what = ngettext(
-            "Rivya made this image and charged %(credits)d credit for it, but the studio could "
-            "not download the file.",
-            "Rivya made this image and charged %(credits)d credits for it, but the studio could "
-            "not download the file.",
-            charged,
-        )
-    else:
-        what = ngettext(
-            "Rivya made this image and charged %(credits)d credit for it, but the studio "
-            "refused to keep the file.",
-            "Rivya made this image and charged %(credits)d credits for it, but the studio "
-            "refused to keep the file.",
-            charged,
-        )
-    to_do = (
-        "Trying again makes a new image, which Rivya charges again; if this keeps happening, "
-        "tell an admin."
-    )
-    happened = what % {"credits": charged}
-    return f"{happened} {exc.message} {to_do}"
 
 
 def _save_images(generation: Generation, images: list[FetchedImage]) -> str:
@@ -801,14 +775,17 @@ def overdue_generations(limit: int = 500) -> list[tuple[int, str, bool]]:
 # refused by asking us to wait is not counted (:func:`_submit_refused`) and made nothing there;
 # any other attempt (a timeout, a lost answer) may have made a task at Rivya.
 NOT_SENT = Q(status=Status.QUEUED, submit_attempts=0)
-ALREADY_FINISHED = "This image is already finished, so there is nothing to cancel or stop."
-ALREADY_SENT = (
+# Why a cancel or a stop did nothing, in English; the view says it in the member's language.
+ALREADY_FINISHED = gettext_noop(
+    "This image is already finished, so there is nothing to cancel or stop."
+)
+ALREADY_SENT = gettext_noop(
     "This image may already have reached Rivya, which cannot be asked to stop it, so it can no "
     "longer be cancelled. Use “Stop waiting” instead: its credits come back, and they are "
     "charged only if Rivya finishes it after all."
 )
-NOT_SENT_YET = "This image has not been sent to Rivya yet. Cancel it instead."
-BUSY = (
+NOT_SENT_YET = gettext_noop("This image has not been sent to Rivya yet. Cancel it instead.")
+BUSY = gettext_noop(
     "The studio is in the middle of a step for this image (sending it, checking on it or saving "
     "it). Try again in a moment."
 )

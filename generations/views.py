@@ -725,11 +725,11 @@ ONLY_A_FAILED_ONE = gettext_lazy(
     "Only a failed image can be tried again. Use “Reuse settings” to make it again."
 )
 STALE_FORM = gettext_lazy("This button is out of date. Reload the page and try again.")
-RETRY_MODEL_GONE = (
+RETRY_MODEL_GONE = gettext_noop(
     "{model} is not offered any more, so this image cannot be tried again as it was. Use "
     "“Reuse settings” to make it with another model."
 )
-RETRY_RATIO_GONE = (
+RETRY_RATIO_GONE = gettext_noop(
     "{model} no longer offers the {ratio} aspect ratio, so this image cannot be tried again as "
     "it was. Use “Reuse settings” to pick another."
 )
@@ -795,7 +795,7 @@ def _end_early(
         else:
             ended = True
     if not ended:
-        return _not_done(request, 409, refusal.message)
+        return _not_done(request, 409, gettext(refusal.message))
     return _card_or_back(request, generation, note)
 
 
@@ -805,9 +805,10 @@ def _retry_model(original: Generation) -> ModelInfo | str:
     offered = catalog.available_models()
     model = next((m for m in offered if m.id == original.model), None)
     if model is None:
-        return RETRY_MODEL_GONE.format(model=catalog.display_name(original.model))
+        return gettext(RETRY_MODEL_GONE).format(model=catalog.display_name(original.model))
     if original.aspect_ratio and original.aspect_ratio not in catalog.aspect_ratios(model):
-        return RETRY_RATIO_GONE.format(model=model.display_name, ratio=original.aspect_ratio)
+        ratio = original.aspect_ratio
+        return gettext(RETRY_RATIO_GONE).format(model=model.display_name, ratio=ratio)
     return model
 
 
@@ -928,6 +929,9 @@ def _back_to_page(request: MemberRequest) -> str:
     return return_url(request, reverse("generations:home"), *candidates)
 
 
+STAR_WORDS = gettext_lazy("Star with star=1, or clear the star with star=0.")
+
+
 @login_required
 @require_POST
 def favorite(request: MemberRequest, pk: int) -> HttpResponse:
@@ -936,7 +940,7 @@ def favorite(request: MemberRequest, pk: int) -> HttpResponse:
     generation = visible_request_or_404(pk)
     wanted = request.POST.get("star")
     if wanted not in (None, "0", "1"):
-        return HttpResponseBadRequest("Star with star=1, or clear the star with star=0.")
+        return _refuse(400, STAR_WORDS)
     if wanted is None:
         starred = favorites.toggle(request.user, generation)
     else:

@@ -208,6 +208,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("th", "ไทย")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The studio's own named date formats (MONTH_DAY_TIME_FORMAT …), in each language's order.
+FORMAT_MODULE_PATH = ["imagen_site.formats"]
 USE_I18N = True
 # Times are stored in UTC and shown in the member's saved zone, else the one their browser says,
 # else this one, which is also the team's: the month a budget counts in is its month.

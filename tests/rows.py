@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from generations import errors
 from generations.models import Generation, LedgerEntry, Status
 from tests.support import png_bytes
 
@@ -23,7 +24,8 @@ def generation(user: User, status: str = Status.SUCCEEDED, **fields: Any) -> Gen
         fields.setdefault("finished_at", timezone.now())
     if status == Status.FAILED:
         fields.setdefault("error_code", "generation_failed")
-        fields.setdefault("error_message", "Rivya could not make this image. Try another prompt.")
+        # The words the lifecycle stores for this code (errors.py), so a page translates them.
+        fields.setdefault("error_message", errors.policy_for("generation_failed").member_message)
     created_at = fields.pop("created_at", None)
     fields.setdefault("form_token", uuid.uuid4())
     row = Generation.objects.create(user=user, status=status, **fields)

@@ -5,14 +5,14 @@ same with real worker processes under retries: tests/faults/test_alerts.py."""
 from __future__ import annotations
 
 import smtplib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from generations import alerts, health, tasks
-from generations.models import AlertSent, MemberBudget, TeamBudget, this_month
+from generations.models import AlertSent, MemberBudget, MemberPreference, TeamBudget, this_month
 from tests.support import make_user, month_name, settings_refused
 
 pytestmark = pytest.mark.django_db
@@ -183,3 +183,37 @@ def test_a_negative_alert_knob_stops_start_up(name):
 def test_a_low_balance_that_is_not_a_number_stops_start_up():
     message = "LOW_BALANCE_CREDITS must be a whole number, not 'lots'"
     assert message in settings_refused({"LOW_BALANCE_CREDITS": "lots"})
+
+
+def test_each_admin_reads_it_in_their_own_language(admin, alice, mailoutbox):
+    dora = make_user("dora", staff=True)
+    dora.email = "dora@example.com"
+    dora.save()
+    MemberPreference.objects.create(user=dora, language="th")
+    budget_of(alice, 400, 320)
+    assert alerts.send_due() == 1
+    by_reader = {tuple(m.to): m for m in mailoutbox}
+    assert by_reader.keys() == {("charlie@example.com",), ("dora@example.com",)}
+    english, thai = by_reader[("charlie@example.com",)], by_reader[("dora@example.com",)]
+    assert english.subject == "[Imagen Studio] alice has used 80 % of their monthly budget"
+    assert thai.subject == "[Imagen Studio] alice ใช้งบประมาณรายเดือนไปแล้ว 80 %"
+    with translation.override("th"):
+        assert f"alice ใช้ไปแล้ว 320 จาก 400 เครดิตในเดือน{month_name()}" in thai.body
+    assert "admin" not in thai.body
+
+
+def test_a_low_balance_says_its_time_in_each_admins_zone(admin, settings, mailoutbox):
+    settings.LOW_BALANCE_CREDITS = 500
+    MemberPreference.objects.create(user=admin, language="th", time_zone="Asia/Bangkok")
+    health.keep(health.BALANCE, {"credits": 430}, at=datetime(2026, 3, 3, 4, 29, tzinfo=UTC))
+    alerts.send_due()
+    (mail,) = mailoutbox
+    assert mail.subject == "[Imagen Studio] เครดิตคงเหลือใน Rivya ต่ำกว่า 500 เครดิต"
+    assert "430 เครดิต ณ 3 มีนาคม 2026, 11:29" in mail.body
+
+
+def test_an_admin_who_never_chose_reads_the_sites_language(admin, settings, mailoutbox):
+    settings.LANGUAGE_CODE = "th"
+    team_cap(1000, 850)
+    alerts.send_due()
+    assert mailoutbox[0].subject == "[Imagen Studio] ทีมใช้เครดิตไปแล้ว 80 % ของเพดานรายเดือน"

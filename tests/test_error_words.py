@@ -9,7 +9,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
-from generations import errors
+from generations import downloader, errors
 from generations.models import Generation
 
 POLICIES = {**errors.ERROR_POLICIES, "an unknown code": errors.UNKNOWN_ERROR}
@@ -104,3 +104,28 @@ def test_the_lifecycles_stored_notes_read_in_thai(stored, thai):
     template = Template("{% load studio %}{{ note|stored_words }}")
     with translation.override("th"):
         assert template.render(Context({"note": stored})).startswith(thai)
+
+
+@pytest.mark.parametrize("reason", sorted(downloader.MESSAGES.values()))
+def test_a_refused_result_is_stored_in_english_and_shown_in_thai(reason):
+    with translation.override("th"):  # a worker whose site speaks Thai stores English all the same
+        stored = errors.refused_result(12, reason, fetched=True)
+    assert stored.startswith("Rivya made this image and charged 12 credits for it")
+    assert reason in stored
+    with translation.override("th"):
+        shown = errors.member_words(errors.policy_for("result_unsafe").member_message, stored)
+        assert shown == " ".join(
+            [
+                errors.RESULT_NOT_KEPT % {"credits": 12},
+                translation.gettext(reason),
+                translation.gettext(errors.CHARGED_AGAIN),
+            ]
+        )
+    assert not any(word in shown for word in ("Rivya made", "picture", "Trying again"))
+
+
+def test_a_refused_download_of_one_credit_reads_in_thai():
+    stored = errors.refused_result(1, downloader.MESSAGES["too_slow"], fetched=False)
+    assert stored.startswith("Rivya made this image and charged 1 credit for it, but the studio")
+    with translation.override("th"):
+        assert errors.member_words("result_unsafe", stored).startswith("Rivya สร้างภาพนี้")

@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django import template
-from django.utils import dateformat, timezone
-from django.utils.translation import ngettext
+from django.utils import formats, timezone
+from django.utils.html import format_html_join
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from generations import catalog, errors, health
 from generations.models import Generation
@@ -32,6 +33,13 @@ def stored_words(text: str) -> str:
 
 
 @register.filter
+def failure_words(failure: health.Failure) -> str:
+    """The last failed call's stored words for the admin, in the reader's language
+    (``{{ rivya.last_failure|failure_words }}``; the stored words stay English)."""
+    return errors.stored_admin_words(failure.code, failure.message)
+
+
+@register.filter
 def elapsed(start: datetime | None, end: datetime | None = None) -> str:
     """A short duration for a card: "4 s", "2 min 5 s", "3 h 10 min"."""
     if start is None:
@@ -55,17 +63,52 @@ def seconds_until(moment: datetime | None) -> int:
     return max(0, int((moment - timezone.now()).total_seconds()))
 
 
+# How a card says a length of time, in the reader's language; static/js/app.js gets the same
+# words from script_words() and says a ticking card's time with them.
+DURATION_WORDS = {
+    "seconds": gettext_noop("%(seconds)s s"),
+    "minutes": gettext_noop("%(minutes)s min"),
+    "minutes-seconds": gettext_noop("%(minutes)s min %(seconds)s s"),
+    "hours-minutes": gettext_noop("%(hours)s h %(minutes)s min"),
+}
+
+
 @register.filter
 def duration(seconds: int) -> str:
-    """Seconds as a card says them: "4 s", "2 min 5 s", "3 h 10 min". static/js/app.js says
-    a ticking card's time the same way (``duration`` there)."""
+    """Seconds as a card says them: "4 s", "2 min 5 s", "3 h 10 min" (in Thai "4 วินาที"...).
+    static/js/app.js says a ticking card's time the same way (``duration`` there)."""
     if seconds < 60:
-        return f"{seconds} s"
+        return gettext(DURATION_WORDS["seconds"]) % {"seconds": seconds}
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+        words = DURATION_WORDS["minutes-seconds" if seconds else "minutes"]
+        return gettext(words) % {"minutes": minutes, "seconds": seconds}
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+    return gettext(DURATION_WORDS["hours-minutes"]) % {"hours": hours, "minutes": minutes}
+
+
+# The words static/js/app.js says, besides those a template gives the element they belong to:
+# patterns with %(name)s, which app.js fills in (its ``say``).
+SCRIPT_WORDS = {
+    **DURATION_WORDS,
+    "gone": gettext_noop(
+        "That image is gone or is not yours to change. Reload the page to see the latest."
+    ),
+    "refused": gettext_noop(
+        "The studio could not do that (error %(status)s). Reload the page and try again."
+    ),
+    "unreachable": gettext_noop(
+        "The studio could not be reached. Check your connection and try again."
+    ),
+}
+
+
+@register.simple_tag
+def script_words() -> str:
+    """``data-words-<name>="…"`` for each of :data:`SCRIPT_WORDS`, in the page's language: the
+    CSP allows no inline script, so the page hands app.js its words as attributes (base.html)."""
+    words = ((name, gettext(english)) for name, english in SCRIPT_WORDS.items())
+    return format_html_join(" ", 'data-words-{}="{}"', words)
 
 
 @register.filter
@@ -90,7 +133,7 @@ def clock(moment: datetime | None) -> str:
         return ""
     local = timezone.localtime(moment)
     same_day = local.date() == timezone.localdate()
-    return dateformat.format(local, "H:i" if same_day else "M j, H:i")
+    return formats.date_format(local, "H:i" if same_day else "MONTH_DAY_TIME_FORMAT")
 
 
 @register.filter

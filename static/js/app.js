@@ -1,4 +1,22 @@
 // Imagen Studio: the little the pages need beyond htmx. No inline script (the CSP forbids it).
+
+// The words this script says, in the page's language: templates/base.html hands them over as the
+// data-words-* attributes of #script-words (generations/templatetags/studio.py, SCRIPT_WORDS).
+// say("seconds", { seconds: 4 }) fills a pattern's %(name)s as Django's gettext does ("4 s").
+var studioSay = (function () {
+  "use strict";
+
+  return function say(name, values) {
+    var holder = document.getElementById("script-words");
+    var pattern = holder && holder.getAttribute("data-words-" + name);
+    if (!pattern) return "";
+    return pattern.replace(/%\((\w+)\)s|%%/g, function (whole, key) {
+      if (!key) return "%";
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
+    });
+  };
+})();
+
 (function () {
   "use strict";
 
@@ -48,11 +66,14 @@
   var arrived = new WeakMap();
 
   function duration(seconds) {
-    if (seconds < 60) return seconds + " s";
+    if (seconds < 60) return studioSay("seconds", { seconds: seconds });
     var minutes = Math.floor(seconds / 60);
     seconds = seconds % 60;
-    if (minutes < 60) return seconds ? minutes + " min " + seconds + " s" : minutes + " min";
-    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+    if (minutes < 60) {
+      var words = seconds ? "minutes-seconds" : "minutes";
+      return studioSay(words, { minutes: minutes, seconds: seconds });
+    }
+    return studioSay("hours-minutes", { hours: Math.floor(minutes / 60), minutes: minutes % 60 });
   }
 
   function noteArrival(root) {
@@ -111,7 +132,7 @@
     var cost = form.querySelector("[data-cost]");
     var count = imageCount(form);
     var total = credits * count;
-    var words = cost ? cost.getAttribute("data-total") || "credits" : "credits";
+    var words = cost ? cost.getAttribute("data-total") || "" : "";
     if (cost) {
       cost.textContent = count === 1 ? " · " + credits + " " + words
         : " · " + count + " × " + credits + " = " + total + " " + words;
@@ -161,9 +182,25 @@
     if (button && !button.disabled) form.requestSubmit(button);
   });
 
+  // The generate form is drawn afresh by its answer, and its button is disabled while it is
+  // sent: either would drop a keyboard user's focus to the top of the page. Where it was (the
+  // prompt after Ctrl+Enter, the button after Enter) is noted as the request leaves.
+  var focusedInForm = null;
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (!form || form.id !== "generate-form") return;
+    var active = document.activeElement;
+    focusedInForm = null;
+    if (active && form.contains(active)) {
+      focusedInForm = active.id ? "#" + CSS.escape(active.id)
+        : active.matches("button[type=submit]") ? "button[type=submit]" : null;
+    }
+  });
+
   // After an htmx answer to the generate form: on errors, focus goes to the first field that
-  // has one; on success, the new card is brought into view (on a phone the form fills the
-  // screen, and nothing on screen would change otherwise).
+  // has one; on success, the focus goes back where it was and the new card is brought into
+  // view (on a phone the form fills the screen, and nothing on screen would change otherwise).
   document.addEventListener("htmx:afterSettle", function (event) {
     var elt = event.detail.elt;
     if (!elt || elt.id !== "generate-form") return;
@@ -174,6 +211,9 @@
       invalid.focus();
       return;
     }
+    var lost = !document.activeElement || document.activeElement === document.body;
+    var again = form && focusedInForm && form.querySelector(focusedInForm);
+    if (lost && again) again.focus({ preventScroll: true });
     var card = document.querySelector("#history-list > .card");
     if (card && event.detail.target && event.detail.target.id === "history-list") {
       var still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
@@ -244,12 +284,10 @@
 
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr ? event.detail.xhr.status : "";
-    show(event, status === 404
-      ? "That image is gone or is not yours to change. Reload the page to see the latest."
-      : "The studio could not do that (error " + status + "). Reload the page and try again.");
+    show(event, status === 404 ? studioSay("gone", {}) : studioSay("refused", { status: status }));
   });
   document.addEventListener("htmx:sendError", function (event) {
-    show(event, "The studio could not be reached. Check your connection and try again.");
+    show(event, studioSay("unreachable", {}));
   });
   document.addEventListener("htmx:beforeRequest", function (event) {
     var box = banner();
@@ -496,4 +534,57 @@
   }
 
   if (window.htmx) window.htmx.onLoad(note);
+})();
+
+// A keyboard user's focus through htmx swaps: a control that htmx draws again (the star, an
+// "Add to board" menu, a card that moved on or came back from "Undo") would leave the focus on
+// the page's top. Before a swap that holds the focus, note the nearest part with an id that
+// will still be there (the swapped element, or the card around it) and the control's place in
+// it; after, focus the same control again: the same id, else the same words, else the same place
+// when the part kept its shape, else the part's first control.
+(function () {
+  "use strict";
+
+  var CONTROLS = "a[href], button:not([disabled]), summary, input:not([type=hidden]), select, "
+    + "textarea";
+  var kept = null;
+
+  function controls(part) {
+    return Array.prototype.filter.call(part.querySelectorAll(CONTROLS), function (el) {
+      return el.getClientRects().length > 0;
+    });
+  }
+
+  function words(el) { return (el.textContent || "").trim() + "|" + el.tagName; }
+
+  function note(event) {
+    var swapped = event.detail.target;
+    var active = document.activeElement;
+    if (!swapped || !active || active === document.body || !swapped.contains(active)) return;
+    var around = swapped.parentElement && swapped.parentElement.closest("[id]");
+    var part = swapped.id ? swapped : around;
+    if (!part || part.id === "generate-form") return; // the form has its own (above)
+    var all = controls(part);
+    kept = {
+      part: part.id, id: active.id, words: words(active), at: all.indexOf(active), of: all.length
+    };
+  }
+
+  function focusAgain() {
+    var wanted = kept;
+    kept = null;
+    var part = wanted && document.getElementById(wanted.part);
+    var lost = !document.activeElement || document.activeElement === document.body;
+    if (!part || !lost) return;
+    var all = controls(part);
+    var same = (wanted.id && document.getElementById(wanted.id))
+      || all.filter(function (el) { return words(el) === wanted.words; })[0]
+      || (all.length === wanted.of ? all[wanted.at] : null)
+      || all[0];
+    if (same) same.focus({ preventScroll: true });
+  }
+
+  document.addEventListener("htmx:beforeSwap", note);
+  document.addEventListener("htmx:oobBeforeSwap", note);
+  document.addEventListener("htmx:afterSettle", focusAgain);
 })();

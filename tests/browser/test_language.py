@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from generations.models import MemberPreference
+from generations.models import MemberPreference, Status
 from tests.rows import generation
 
 pytestmark = pytest.mark.browser
@@ -50,3 +51,24 @@ def test_times_follow_the_browsers_time_zone(live_server, alice, new_page):
     when = page.locator("dd", has=page.locator("time"))
     expect(when).to_contain_text("11:29")
     expect(when).to_contain_text(re.compile(r"UTC\+07:00"))
+
+
+def test_the_scripts_words_follow_the_page(live_server, alice, new_page):
+    """What app.js says by itself (a ticking card's time, a click that got no answer) is in the
+    page's language: the page hands it its words (base.html's #script-words)."""
+    MemberPreference.objects.create(user=alice, language="th")
+    generation(alice, Status.PROCESSING, created_at=timezone.now() - timedelta(seconds=75))
+    page = new_page(alice)
+    page.goto(f"{live_server.url}/")
+    expect(page.locator(".card .state [data-seconds]")).to_have_text(
+        re.compile(r"^1 นาที \d+ วินาที$")
+    )
+    page.route("**/favorite/", lambda route: route.abort())
+    page.locator(".card .star").click()
+    expect(page.locator("#request-error")).to_have_text(
+        "ติดต่อสตูดิโอไม่ได้ ตรวจสอบการเชื่อมต่ออินเทอร์เน็ตแล้วลองอีกครั้ง"
+    )
+    page.unroute("**/favorite/")
+    page.route("**/favorite/", lambda route: route.fulfill(status=500, body=""))
+    page.locator(".card .star").click()
+    expect(page.locator("#request-error")).to_contain_text("(ข้อผิดพลาด 500)")
