@@ -8,7 +8,10 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from generations import errors
 from generations.credits import team_budget
 from generations.models import (
     AlertSent,
@@ -42,6 +45,14 @@ class LedgerEntryInline(admin.TabularInline[LedgerEntry, Generation]):
         return False
 
 
+# Generation's fields that hold a stored sentence, and the GenerationAdmin method showing each.
+STORED_WORDS = {
+    "status_note": "status_note_words",
+    "error_message": "error_message_words",
+    "admin_message": "admin_message_words",
+}
+
+
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin[Generation]):
     list_display = (
@@ -57,13 +68,28 @@ class GenerationAdmin(admin.ModelAdmin[Generation]):
     list_filter = ("status", "user", "model", "error_code")
     search_fields = ("prompt", "remote_task_id", "uuid")
     list_select_related = ("user",)
-    readonly_fields = [f.name for f in Generation._meta.fields]
+    # Every field, as a record; the stored sentences (English, whatever the site speaks) are
+    # shown in the reader's language, as the studio's pages show them.
+    readonly_fields = tuple(STORED_WORDS.get(f.name, f.name) for f in Generation._meta.fields)
+    fields = readonly_fields
     inlines = [GenerationImageInline, LedgerEntryInline]
     date_hierarchy = "created_at"
 
-    @admin.display(description="Prompt")
+    @admin.display(description=_("Prompt"))
     def short_prompt(self, obj: Generation) -> str:
         return obj.prompt[:60]
+
+    @admin.display(description=_("status note"))
+    def status_note_words(self, obj: Generation) -> str:
+        return errors.member_words("", obj.status_note)
+
+    @admin.display(description=_("error message"))
+    def error_message_words(self, obj: Generation) -> str:
+        return errors.member_words(obj.error_code, obj.error_message)
+
+    @admin.display(description=_("admin message"))
+    def admin_message_words(self, obj: Generation) -> str:
+        return errors.stored_admin_words(obj.error_code, obj.admin_message)
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False  # generations are made through the studio, never by hand
@@ -83,13 +109,30 @@ class LedgerEntryAdmin(admin.ModelAdmin[LedgerEntry]):
         return False
 
 
-def warn_if_used_up(request: HttpRequest, budget: MonthlyBudget, who: str) -> None:
-    if budget.monthly_limit is not None and budget.monthly_limit < budget.used:
-        messages.warning(
-            request,
-            f"{who} already used {budget.used} credits this month, more than the new limit "
-            f"of {budget.monthly_limit}: no more generations until next month.",
+def warn_if_used_up(request: HttpRequest, budget: MonthlyBudget, member: object = None) -> None:
+    """Say so when the limit just set is below what was already used this month: ``member``'s
+    budget, or the team's when no member is given."""
+    if budget.monthly_limit is None or budget.monthly_limit >= budget.used:
+        return
+    if member is None:
+        text = ngettext(
+            "The team has already used %(used)d credit this month, more than the new limit of "
+            "%(limit)d: no more generations until next month.",
+            "The team has already used %(used)d credits this month, more than the new limit of "
+            "%(limit)d: no more generations until next month.",
+            budget.used,
         )
+    else:
+        text = ngettext(
+            "%(member)s has already used %(used)d credit this month, more than the new limit "
+            "of %(limit)d: no more generations until next month.",
+            "%(member)s has already used %(used)d credits this month, more than the new limit "
+            "of %(limit)d: no more generations until next month.",
+            budget.used,
+        )
+    messages.warning(
+        request, text % {"member": member, "used": budget.used, "limit": budget.monthly_limit}
+    )
 
 
 @admin.register(MemberBudget)
@@ -105,7 +148,7 @@ class MemberBudgetAdmin(admin.ModelAdmin[MemberBudget]):
 
     def save_model(self, request: HttpRequest, obj: MemberBudget, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        warn_if_used_up(request, obj, f"{obj.user} has")
+        warn_if_used_up(request, obj, obj.user)
 
 
 @admin.register(TeamBudget)
@@ -128,7 +171,7 @@ class TeamBudgetAdmin(admin.ModelAdmin[TeamBudget]):
 
     def save_model(self, request: HttpRequest, obj: TeamBudget, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        warn_if_used_up(request, obj, "The team has")
+        warn_if_used_up(request, obj)
 
 
 @admin.register(AlertSent)

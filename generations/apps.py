@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class GenerationsConfig(AppConfig):
     name = "generations"
-    verbose_name = "Generations"
+    verbose_name = _("Generations")
 
     def ready(self) -> None:
         from generations import search_index

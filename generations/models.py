@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from generations.search_index import MatchColumn
@@ -64,88 +65,109 @@ class Generation(models.Model):
     ledger, the reconciler or the webhooks knows of batches: each row lives alone.
     """
 
-    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    uuid = models.UUIDField(_("uuid"), default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="generations",
+        verbose_name=_("user"),
     )
     # Unique per member and position: a double-clicked or re-sent form makes one request. The
     # images of one request share their form's token.
-    form_token = models.UUIDField()
+    form_token = models.UUIDField(_("form token"))
     batch_lead = models.ForeignKey(
         "self",
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="batch_followers",
-        help_text="The first image of the request this one belongs to; empty on the first.",
+        verbose_name=_("batch lead"),
+        help_text=_("The first image of the request this one belongs to; empty on the first."),
     )
     batch_position = models.PositiveSmallIntegerField(
-        default=0, help_text="0 for a request's first image, then 1, 2, 3 in the order asked."
+        _("batch position"),
+        default=0,
+        help_text=_("0 for a request's first image, then 1, 2, 3 in the order asked."),
     )
 
-    model = models.CharField(max_length=64, default="google-imagen4")
-    prompt = models.TextField()
-    negative_prompt = models.TextField(blank=True)
+    model = models.CharField(_("model"), max_length=64, default="google-imagen4")
+    prompt = models.TextField(_("prompt"))
+    negative_prompt = models.TextField(_("negative prompt"), blank=True)
     # One of the model's ratios (catalog.aspect_ratios); the form offers and checks them.
-    aspect_ratio = models.CharField(max_length=8, default="1:1")
-    seed = models.PositiveBigIntegerField(null=True, blank=True)
+    aspect_ratio = models.CharField(_("aspect ratio"), max_length=8, default="1:1")
+    seed = models.PositiveBigIntegerField(_("seed"), null=True, blank=True)
     # The member left the seed empty and the studio chose this one (and sent it), so the image
     # can be made again; the page says who chose it.
-    seed_picked = models.BooleanField(default=False)
+    seed_picked = models.BooleanField(_("seed picked"), default=False)
 
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    remote_task_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
-    remote_status = models.CharField(max_length=32, blank=True)
-    status_note = models.CharField(max_length=300, blank=True)
-    error_code = models.CharField(max_length=64, blank=True)
-    error_message = models.TextField(blank=True)
-    admin_message = models.TextField(blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
+    remote_task_id = models.CharField(
+        _("remote task id"), max_length=128, null=True, blank=True, unique=True
+    )
+    remote_status = models.CharField(_("remote status"), max_length=32, blank=True)
+    status_note = models.CharField(_("status note"), max_length=300, blank=True)
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    error_message = models.TextField(_("error message"), blank=True)
+    admin_message = models.TextField(_("admin message"), blank=True)
 
-    credits_reserved = models.PositiveIntegerField(default=0)
-    credits_final = models.PositiveIntegerField(null=True, blank=True)
+    credits_reserved = models.PositiveIntegerField(_("credits reserved"), default=0)
+    credits_final = models.PositiveIntegerField(_("credits final"), null=True, blank=True)
 
-    image = models.ImageField(upload_to="generations/%Y/%m/", blank=True)
-    thumbnail = models.ImageField(upload_to="thumbnails/%Y/%m/", blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
+    image = models.ImageField(_("image"), upload_to="generations/%Y/%m/", blank=True)
+    thumbnail = models.ImageField(_("thumbnail"), upload_to="thumbnails/%Y/%m/", blank=True)
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
 
-    submit_attempts = models.PositiveIntegerField(default=0)
-    poll_count = models.PositiveIntegerField(default=0)
-    poll_errors = models.PositiveIntegerField(default=0)
+    submit_attempts = models.PositiveIntegerField(_("submit attempts"), default=0)
+    poll_count = models.PositiveIntegerField(_("poll count"), default=0)
+    poll_errors = models.PositiveIntegerField(_("poll errors"), default=0)
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     # The schedule, the lease and the claim are three fields, each with one meaning
     # (generations/lifecycle.py says how a step uses them).
     next_check_at = models.DateTimeField(
+        _("next check at"),
         null=True,
         blank=True,
-        help_text="The schedule: when a worker should next look at this generation. A claim "
-        "leaves it as it is; the reconciler re-enqueues rows past it whose lease is free. Empty "
-        "when there is nothing left to do.",
+        help_text=_(
+            "The schedule: when a worker should next look at this generation. A claim leaves it "
+            "as it is; the reconciler re-enqueues rows past it whose lease is free. Empty when "
+            "there is nothing left to do."
+        ),
     )
     lease_until = models.DateTimeField(
+        _("lease until"),
         null=True,
         blank=True,
-        help_text="The lease: a worker that claimed a step holds the row until then, and no "
-        "other worker takes it before (a webhook may, for a status check). Empty when no worker "
-        "holds it. A worker killed mid-step is replaced once it runs out.",
+        help_text=_(
+            "The lease: a worker that claimed a step holds the row until then, and no other "
+            "worker takes it before (a webhook may, for a status check). Empty when no worker "
+            "holds it. A worker killed mid-step is replaced once it runs out."
+        ),
     )
     lease_token = models.UUIDField(
+        _("lease token"),
         null=True,
         blank=True,
         editable=False,
-        help_text="The claim: new at every claim. A step writes its outcome only where the row "
-        "still has its token, so a worker whose lease was taken over changes nothing.",
+        help_text=_(
+            "The claim: new at every claim. A step writes its outcome only where the row still "
+            "has its token, so a worker whose lease was taken over changes nothing."
+        ),
     )
     # Deleting hides a generation; the row stays, because the credit ledger refers to it.
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
 
     objects = GenerationQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("generation")
+        verbose_name_plural = _("generations")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
@@ -213,13 +235,17 @@ class Generation(models.Model):
 class GenerationImage(models.Model):
     """Every image of a result, the primary one (position 0) included."""
 
-    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
-    position = models.PositiveSmallIntegerField()
-    image = models.ImageField(upload_to="generations/%Y/%m/")
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
+    generation = models.ForeignKey(
+        Generation, on_delete=models.CASCADE, related_name="images", verbose_name=_("generation")
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    image = models.ImageField(_("image"), upload_to="generations/%Y/%m/")
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
 
     class Meta:
+        verbose_name = _("generation image")
+        verbose_name_plural = _("generation images")
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(fields=["generation", "position"], name="one_image_per_slot"),
@@ -234,25 +260,31 @@ class LedgerEntry(models.Model):
     """The credit ledger: one reservation and at most one settlement per generation."""
 
     class Phase(models.TextChoices):
-        RESERVATION = "reservation"
-        SETTLEMENT = "settlement"
+        RESERVATION = "reservation", _("Reservation")
+        SETTLEMENT = "settlement", _("Settlement")
 
     class Kind(models.TextChoices):
-        RESERVE = "reserve", "Reserved"
-        CHARGE = "charge", "Charged"
-        RELEASE = "release", "Released"
+        RESERVE = "reserve", _("Reserved")
+        CHARGE = "charge", _("Charged")
+        RELEASE = "release", _("Released")
 
-    generation = models.ForeignKey(Generation, on_delete=models.PROTECT, related_name="ledger")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ledger_entries"
+    generation = models.ForeignKey(
+        Generation, on_delete=models.PROTECT, related_name="ledger", verbose_name=_("generation")
     )
-    phase = models.CharField(max_length=16, choices=Phase.choices)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    credits = models.PositiveIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="ledger_entries",
+        verbose_name=_("user"),
+    )
+    phase = models.CharField(_("phase"), max_length=16, choices=Phase.choices)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    credits = models.PositiveIntegerField(_("credits"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     class Meta:
-        verbose_name_plural = "ledger entries"
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
         constraints = [
             models.UniqueConstraint(fields=["generation", "phase"], name="one_entry_per_phase"),
             models.CheckConstraint(
@@ -266,7 +298,11 @@ class LedgerEntry(models.Model):
         indexes = [models.Index(fields=["created_at", "user"], name="ledger_day_member")]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.credits} for generation {self.generation_id}"
+        return gettext("%(kind)s: %(credits)s for generation %(generation)s") % {
+            "kind": self.get_kind_display(),
+            "credits": self.credits,
+            "generation": self.generation_id,
+        }
 
 
 def this_month() -> date:
@@ -282,26 +318,48 @@ class MonthlyBudget(models.Model):
     period is an older month counts as nothing used (``credits`` moves it on at the next debit)."""
 
     monthly_limit = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Credits a month; empty for no limit."
+        _("monthly limit"),
+        null=True,
+        blank=True,
+        help_text=_("Credits a month; empty for no limit."),
     )
     period = models.DateField(
-        default=this_month, help_text="The first day of the month that `used` counts."
+        _("period"),
+        default=this_month,
+        help_text=_("The first day of the month that “used” counts."),
     )
-    used = models.PositiveIntegerField(default=0, help_text="Credits reserved or spent this month.")
+    used = models.PositiveIntegerField(
+        _("used"), default=0, help_text=_("Credits reserved or spent this month.")
+    )
 
     class Meta:
         abstract = True
+
+    def counts(self) -> dict[str, str]:
+        """What ``__str__`` shows of the budget: used, the limit (∞ for none) and the month."""
+        limit = "∞" if self.monthly_limit is None else str(self.monthly_limit)
+        return {"used": str(self.used), "limit": limit, "month": f"{self.period:%Y-%m}"}
 
 
 class MemberBudget(MonthlyBudget):
     """A member's monthly credit limit. No row, or no limit, means the team balance is the limit."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="budget",
+        verbose_name=_("user"),
     )
 
+    class Meta:
+        verbose_name = _("member budget")
+        verbose_name_plural = _("member budgets")
+
     def __str__(self) -> str:
-        return f"{self.user}: {self.used}/{self.monthly_limit or '∞'} in {self.period:%Y-%m}"
+        return gettext("%(member)s: %(used)s/%(limit)s in %(month)s") % {
+            "member": self.user,
+            **self.counts(),
+        }
 
 
 class TeamBudget(MonthlyBudget):
@@ -314,10 +372,12 @@ class TeamBudget(MonthlyBudget):
     id = models.PositiveSmallIntegerField(primary_key=True, default=ID, editable=False)
 
     class Meta:
+        verbose_name = _("team budget")
+        verbose_name_plural = _("team budgets")
         constraints = [models.CheckConstraint(condition=Q(id=1), name="one_team_budget")]
 
     def __str__(self) -> str:
-        return f"Team: {self.used}/{self.monthly_limit or '∞'} in {self.period:%Y-%m}"
+        return gettext("Team: %(used)s/%(limit)s in %(month)s") % self.counts()
 
 
 class AlertSent(models.Model):
@@ -327,20 +387,24 @@ class AlertSent(models.Model):
     ``ALERT_RESEND_AFTER_SECONDS`` is claimed again and resent (generations/alerts.py)."""
 
     class Kind(models.TextChoices):
-        MEMBER = "member", "Member's budget"
-        TEAM = "team", "Team's cap"
-        BALANCE = "balance", "Rivya balance"
+        MEMBER = "member", _("Member's budget")
+        TEAM = "team", _("Team's cap")
+        BALANCE = "balance", _("Rivya balance")
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    subject = models.CharField(max_length=64, blank=True, help_text="The member's id, if any.")
-    period = models.DateField(help_text="The month the alert is about.")
-    threshold = models.PositiveIntegerField(help_text="Per cent of the budget, or credits.")
-    claimed_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    subject = models.CharField(
+        _("subject"), max_length=64, blank=True, help_text=_("The member's id, if any.")
+    )
+    period = models.DateField(_("period"), help_text=_("The month the alert is about."))
+    threshold = models.PositiveIntegerField(
+        _("threshold"), help_text=_("Per cent of the budget, or credits.")
+    )
+    claimed_at = models.DateTimeField(_("claimed at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
-        verbose_name = "alert sent"
-        verbose_name_plural = "alerts sent"
+        verbose_name = _("alert sent")
+        verbose_name_plural = _("alerts sent")
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "subject", "period", "threshold"], name="one_alert_per_threshold"
@@ -348,7 +412,8 @@ class AlertSent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.subject} {self.period:%Y-%m} {self.threshold}"
+        parts = (self.get_kind_display(), self.subject, f"{self.period:%Y-%m}", self.threshold)
+        return " ".join(str(part) for part in parts if part != "")
 
 
 class WebhookEvent(models.Model):
@@ -358,6 +423,8 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
         # Beat deletes the old ones by this (generations.webhooks.forget_old_events).
         indexes = [models.Index(fields=["received_at"], name="webhook_event_received")]
 
@@ -389,6 +456,8 @@ class Board(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("board")
+        verbose_name_plural = _("boards")
         constraints = [
             models.UniqueConstraint(Lower("name"), name="board_name_unique_ignoring_case"),
         ]
@@ -413,6 +482,8 @@ class BoardItem(models.Model):
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("board item")
+        verbose_name_plural = _("board items")
         constraints = [
             models.UniqueConstraint(fields=["board", "generation"], name="once_per_board"),
         ]
@@ -434,6 +505,10 @@ class RivyaSnapshot(models.Model):
     value = models.JSONField(default=dict)
     fetched_at = models.DateTimeField()
 
+    class Meta:
+        verbose_name = _("Rivya snapshot")
+        verbose_name_plural = _("Rivya snapshots")
+
     def __str__(self) -> str:
         return f"{self.key} at {self.fetched_at:%Y-%m-%d %H:%M:%S}"
 
@@ -445,6 +520,10 @@ class BalanceReading(models.Model):
 
     at = models.DateTimeField(db_index=True)
     credits = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("balance reading")
+        verbose_name_plural = _("balance readings")
 
     def __str__(self) -> str:
         return f"{self.credits} credits at {self.at:%Y-%m-%d %H:%M:%S}"
@@ -461,6 +540,8 @@ class Favorite(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("favorite")
+        verbose_name_plural = _("favorites")
         constraints = [
             # Also the index that "starred by me" and the card's star read (user first).
             models.UniqueConstraint(fields=["user", "generation"], name="one_star_per_member"),
@@ -486,6 +567,8 @@ class SearchEntry(models.Model):
     index = MatchColumn(db_column="generation_search")
 
     class Meta:
+        verbose_name = _("search entry")
+        verbose_name_plural = _("search entries")
         managed = False
         db_table = "generation_search"
 
@@ -501,7 +584,9 @@ def time_zone_names() -> frozenset[str]:
 
 def validate_time_zone(name: str) -> None:
     if name not in time_zone_names():
-        raise ValidationError("%(name)s is not a time zone name.", params={"name": name})
+        raise ValidationError(
+            _("%(name)s is not a time zone name."), code="invalid", params={"name": name}
+        )
 
 
 class MemberPreference(models.Model):
@@ -510,15 +595,24 @@ class MemberPreference(models.Model):
     (``generations/preferences.py``)."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="preference",
+        verbose_name=_("user"),
     )
-    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES)
+    # Each language named in itself (settings.LANGUAGES), as the header's switch names it.
+    language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES)
     time_zone = models.CharField(
+        _("time zone"),
         max_length=64,
         blank=True,
         validators=[validate_time_zone],
-        help_text="An IANA name such as Asia/Bangkok; empty for the browser's own.",
+        help_text=_("An IANA name such as Asia/Bangkok; empty for the browser's own."),
     )
 
+    class Meta:
+        verbose_name = _("member preference")
+        verbose_name_plural = _("member preferences")
+
     def __str__(self) -> str:
-        return f"{self.user}: {self.language or '-'}, {self.time_zone or '-'}"
+        return f"{self.user}: {self.get_language_display() or '-'}, {self.time_zone or '-'}"
