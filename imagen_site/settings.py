@@ -207,7 +207,9 @@ LOGOUT_REDIRECT_URL = "login"
 # Accept-Language (generations/preferences.py). Each language is named in itself in the switch.
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("th", "ไทย")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our words (locale/, written by makemessages), then Thai for the words Django and django-axes
+# show and leave English (vendor_locale/, written by hand; makemessages never touches it).
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "vendor_locale"]
 # The studio's own named date formats (MONTH_DAY_TIME_FORMAT …), in each language's order.
 FORMAT_MODULE_PATH = ["imagen_site.formats"]
 USE_I18N = True
