@@ -71,7 +71,7 @@ def test_it_answers_200_with_every_part_ok_without_sign_in(client):
     assert health(client) == (200, ALL_OK)
 
 
-def test_it_names_a_storage_folder_it_cannot_write_to(client, settings, tmp_path):
+def test_it_names_a_storage_folder_it_cannot_write_to(client, settings, tmp_path, local_media):
     (tmp_path / "a-file").write_text("not a folder")
     settings.MEDIA_ROOT = str(tmp_path / "a-file" / "media")
     assert health(client) == (503, {**ALL_OK, "status": "failing", "storage": "failing"})
@@ -105,7 +105,7 @@ def test_it_goes_503_while_the_broker_is_stopped_and_200_when_it_is_back(client,
         redis.kill()
 
 
-def test_it_keeps_an_answer_for_a_moment(client, settings, tmp_path):
+def test_it_keeps_an_answer_for_a_moment(client, settings, tmp_path, local_media):
     assert client.get("/healthz").status_code == 200
     (tmp_path / "a-file").write_text("not a folder")
     settings.MEDIA_ROOT = str(tmp_path / "a-file" / "media")

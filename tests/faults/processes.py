@@ -198,6 +198,30 @@ class S3Server:
 # -- Worker processes ----------------------------------------------------------------------------
 
 
+BUCKET_SETTINGS = (
+    "AWS_STORAGE_BUCKET_NAME",
+    "AWS_S3_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_S3_REGION_NAME",
+)
+
+
+def media_env() -> dict[str, str]:
+    """Where a process started by a test keeps images: where the test itself does (its folder,
+    or its bucket on the production tier), never the bucket the environment names."""
+    from django.conf import settings
+
+    from imagen_site.storage import media_storage
+    from imagen_site.storage_s3 import PrivateS3Storage
+
+    in_bucket = isinstance(media_storage(), PrivateS3Storage)
+    env = {"MEDIA_ROOT": str(settings.MEDIA_ROOT)}
+    for name in BUCKET_SETTINGS:
+        env[name] = str(getattr(settings, name) or "") if in_bucket else ""
+    return env
+
+
 def database_env() -> dict[str, str]:
     """How a worker process reaches the test database this test is using."""
     settings_dict = connection.settings_dict
