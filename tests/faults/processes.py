@@ -150,6 +150,7 @@ class S3Server:
         self.given = bool(url)
         self.url = url or f"http://127.0.0.1:{free_port()}"
         self.process: subprocess.Popen[bytes] | None = None
+        self._client: Any = None
 
     def start(self) -> S3Server:
         if not self.given:
@@ -176,13 +177,17 @@ class S3Server:
         self.process = None
 
     def client(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.url,
-            aws_access_key_id=s3_server.ACCESS_KEY,
-            aws_secret_access_key=s3_server.SECRET_KEY,
-            region_name=s3_server.REGION,
-        )
+        """A boto3 client of this server, made once: making one costs tens of milliseconds,
+        which every test pays on the production tier (a bucket each)."""
+        if self._client is None:
+            self._client = boto3.client(
+                "s3",
+                endpoint_url=self.url,
+                aws_access_key_id=s3_server.ACCESS_KEY,
+                aws_secret_access_key=s3_server.SECRET_KEY,
+                region_name=s3_server.REGION,
+            )
+        return self._client
 
     def settings(self, bucket: str) -> dict[str, Any]:
         """The app's settings for a bucket of this server, as the environment would give them."""
