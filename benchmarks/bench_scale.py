@@ -2,11 +2,11 @@
 pool, 8 threads each, all on one queue) against the simulator with no delay: jobs per second
 side by side in one invocation, and where the CPU went while they ran.
 
-Rounds rotate the order (1, 2, 4; then 2, 4, 1; then 4, 1, 2), so a change in the machine's
-load falls on every count alike; each count's figure is the median of its rounds. The simulator
-runs in a process of its own (as Rivya is somewhere else), with one prompt and seed, so it
-renders the picture once and then only serves it; the workers still download, check, store and
-thumbnail every image and write every row.
+Rounds rotate the order (1, 2, 4; then 2, 4, 1; then 4, 1, 2; ...), so a change in the
+machine's load falls on every count alike; each count's figure is the median of its rounds. The
+simulator runs in a process of its own (as Rivya is somewhere else), with one prompt and seed,
+so it renders the picture once and then only serves it; the workers still download, check,
+store and thumbnail every image and write every row.
 
 Two rates per run: ``jobs_per_s`` is every job over the whole run (enqueue of the first to the
 last one finished), which includes the last job's poll wait (2-10 s, whatever the number of
@@ -15,7 +15,10 @@ is the jobs that finished between the 10th and the 90th percentile of finish tim
 that time: the rate the workers kept up once all were busy. CPU is read from ``/proc``: each
 worker's and the simulator's user + system time, this process's, and the whole machine's busy
 time (``/proc/stat``; it includes PostgreSQL, Redis and whatever else runs here), each given as
-cores used on average over the run (1.0 is one core busy the whole time).
+cores used on average over the run (1.0 is one core busy the whole time); "rest of machine" is
+the machine's busy time less the workers', the simulator's and this process's (the database
+server, the broker, and anyone else's work). ``worker_cpu_ms_per_job`` is the workers' CPU time
+divided by the jobs: what one job costs, whoever runs it.
 """
 
 from __future__ import annotations
@@ -128,6 +131,7 @@ def one_run(backend: str, processes: int, count: int, sim_pid: int) -> dict[str,
         "elapsed_s": elapsed,
         "jobs_per_s": round(count / elapsed, 2),
         "steady_jobs_per_s": round(steady_rate(ids), 2),
+        "worker_cpu_ms_per_job": round(1000 * sum(worker_cpu) / count, 1),
         "cores_used": {
             "workers": round(sum(worker_cpu) / elapsed, 2),
             "each_worker": [round(c / elapsed, 2) for c in worker_cpu],
@@ -151,7 +155,7 @@ def median_of(runs: list[dict[str, Any]], key: str) -> float:
 def main() -> None:
     args = cli(__doc__ or "")
     setup(args.backend)
-    count, rounds = (40, 1) if args.quick else (500, 3)
+    count, rounds = (40, 1) if args.quick else (300, 5)
     from django.conf import settings
 
     from generations import rivya
@@ -181,6 +185,10 @@ def main() -> None:
             "machine_busy_pct_median": round(
                 statistics.median(r["machine_busy_pct"] for r in mine), 1
             ),
+            "rest_of_machine_cores_median": round(
+                statistics.median(r["cores_used"]["rest_of_machine"] for r in mine), 2
+            ),
+            "worker_cpu_ms_per_job_median": median_of(mine, "worker_cpu_ms_per_job"),
         }
         for p in COUNTS
         for mine in [[r for r in runs if r["processes"] == p]]
