@@ -19,15 +19,24 @@ cores used on average over the run (1.0 is one core busy the whole time); "rest 
 the machine's busy time less the workers', the simulator's and this process's (the database
 server, the broker, and anyone else's work). ``worker_cpu_ms_per_job`` is the workers' CPU time
 divided by the jobs: what one job costs, whoever runs it.
+
+Where that CPU goes: ``profile`` runs jobs one after another in this process, each step called
+as a worker's task calls it (``lifecycle.submit``, then ``lifecycle.poll``), under ``cProfile``
+timed by this thread's CPU clock, and adds each function's own time up by what it belongs to
+(Pillow, the database, the HTTP client, storage, the studio's code). No broker and no Celery in
+it: the workers' CPU a job less this is roughly what Celery, the broker and threads cost.
 """
 
 from __future__ import annotations
 
+import cProfile
 import os
+import pstats
 import statistics
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,6 +109,50 @@ def steady_rate(ids: list[int]) -> float:
     return (high - low) / (times[high] - times[low])
 
 
+KINDS = (  # (what, markers in a function's file or name); the first that matches wins
+    ("images (Pillow)", ("/PIL/", "Imaging", "PIL.")),
+    ("database", ("/django/db/", "sqlite3", "SQLite", "psycopg")),
+    ("HTTP client", ("/httpx/", "/httpcore/", "/h11/", "ssl", "socket", "/anyio/")),
+    ("storage", ("/django/core/files/", "/storages/", "/boto", "/s3transfer/", "posix.", "_io.")),
+    ("the studio's code", ("/generations/", "/imagen_site/")),
+)
+
+
+def kind_of(filename: str, name: str) -> str:
+    where = f"{filename} {name}"
+    return next((kind for kind, marks in KINDS if any(m in where for m in marks)), "other")
+
+
+def profile(count: int) -> dict[str, Any]:
+    """CPU of ``count`` jobs run one after another in this thread, split by what it went to."""
+    from generations import lifecycle
+
+    ids = make_jobs([PROMPT] * count)
+    profiler = cProfile.Profile(time.thread_time)
+    profiler.enable()
+    for pk in ids:
+        lifecycle.submit(pk)
+        lifecycle.poll(pk, force=True)  # the simulator has no delay: done at the first look
+    profiler.disable()
+    totals: dict[str, float] = {}
+    stats: Any = pstats.Stats(profiler)
+    for (filename, _, name), row in stats.stats.items():
+        kind = kind_of(filename, name)
+        totals[kind] = totals.get(kind, 0.0) + row[2]  # the function's own time
+    from generations.models import Generation, Status
+
+    done = Generation.objects.filter(pk__in=ids, status=Status.SUCCEEDED).count()
+    return {
+        "jobs": count,
+        "succeeded": done,
+        "cpu_ms_per_job": round(1000 * sum(totals.values()) / count, 1),
+        "by_kind_ms_per_job": {
+            kind: round(1000 * seconds / count, 1)
+            for kind, seconds in sorted(totals.items(), key=lambda item: -item[1])
+        },
+    }
+
+
 def one_run(backend: str, processes: int, count: int, sim_pid: int) -> dict[str, Any]:
     ids = make_jobs([PROMPT] * count)
     queue = f"bench-scale-{uuid.uuid4().hex[:8]}"
@@ -164,6 +217,7 @@ def main() -> None:
     with simulator_process() as (base_url, sim_pid):
         settings.RIVYA_BASE_URL = base_url  # what Worker.start hands the worker processes
         rivya.reset_client()
+        where = profile(20 if args.quick else 100)
         for n in range(rounds):
             order = COUNTS[n % len(COUNTS) :] + COUNTS[: n % len(COUNTS)]
             for processes in order:
@@ -201,6 +255,7 @@ def main() -> None:
             "jobs_per_run": count,
             "rounds": rounds,
             "by_processes": by_count,
+            "one_thread_profile": where,
             "steady_speedup_over_one": {
                 p: round(by_count[p]["steady_jobs_per_s_median"] / one, 2) for p in by_count
             },
