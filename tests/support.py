@@ -35,6 +35,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
 from django.test import Client
 from django.utils import formats, timezone
 from PIL import Image, PngImagePlugin
@@ -237,7 +238,6 @@ def images_of(generation: Generation) -> int:
 def media_files(folder: str = "") -> list[str]:
     """Every stored image file under ``folder``, in the storage in use (the folder or the
     bucket), by its name there."""
-    from django.core.files.storage import default_storage
 
     def walk(path: str) -> list[str]:
         try:
