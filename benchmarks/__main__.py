@@ -31,6 +31,7 @@ PARTS = {
     "search": ("sqlite", "pg"),
     "usage": ("sqlite", "pg"),
     "worker": ("sqlite", "pg"),
+    "scale": ("sqlite", "pg"),  # one, two and four worker processes (issue 14)
     "memory": ("sqlite",),
     "browser": ("sqlite", "pg"),
     "boards": ("sqlite",),  # files and one query: the database hardly matters

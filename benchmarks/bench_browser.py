@@ -92,6 +92,8 @@ def start_web(backend: str, port: int, base_url: str) -> subprocess.Popen[bytes]
             "4",
             "--log-level",
             "warning",
+            "--access-logfile",
+            "/dev/null",  # gunicorn.conf.py logs each request; as before it did, not here
         ],
         cwd=ROOT,
         env=env,

@@ -180,6 +180,29 @@ def _worker(r: dict[str, Any], b: str) -> list[Row]:
     return rows
 
 
+def _scale(r: dict[str, Any], b: str) -> list[Row]:
+    """Issue 14: no floor; the figures side by side, each count's median of its rounds."""
+    rows = []
+    for processes, c in r["by_processes"].items():
+        speedup = r["steady_speedup_over_one"][processes]
+        rows.append(
+            (
+                "14 scale",
+                b,
+                f"{processes} worker process(es), 8 threads each, {r['jobs_per_run']} jobs, "
+                f"median of {c['runs']}",
+                f"{c['steady_jobs_per_s_median']} jobs/s steady ({speedup}x one), "
+                f"{c['jobs_per_s_median']} over the whole run; {c['worker_cpu_ms_per_job_median']}"
+                f" ms worker CPU a job; cores: workers {c['workers_cores_median']}, simulator "
+                f"{c['simulator_cores_median']}, the rest {c['rest_of_machine_cores_median']}; "
+                f"machine {c['machine_busy_pct_median']} % busy",
+                "(measured, no floor)",
+                "-",
+            )
+        )
+    return rows
+
+
 def _usage(r: dict[str, Any], b: str) -> list[Row]:
     rows: list[Row] = []
     for name, what in (
@@ -316,6 +339,7 @@ BUILDERS = {
     "search": _search,
     "submit": _submit,
     "worker": _worker,
+    "scale": _scale,
     "usage": _usage,
     "memory": _memory,
     "boards": _boards,

@@ -1,8 +1,9 @@
-"""Running many real jobs through a real worker process: what items 5 and 7 share.
+"""Running many real jobs through real worker processes: what items 5 and 7 and the scale part
+share.
 
-The simulator runs in this process; the worker is ``benchmarks/worker.py`` in a child process on
-a queue of its own, against the backend's database and broker. Its memory is read from
-``/proc/<pid>/status`` while the jobs run.
+The simulator runs in this process (or, for the scale part, in its own); a worker is
+``benchmarks/worker.py`` in a child process on a queue of the run's own, against the backend's
+database and broker. Its memory is read from ``/proc/<pid>/status`` while the jobs run.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ class Worker:
     backend: str
     client: str = "shared"
     queue: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:8]}")
+    node: str = "bench"  # the node name's first part: workers sharing a queue need their own
     process: subprocess.Popen[str] | None = None
     ready: threading.Event = field(default_factory=threading.Event)
     log: list[str] = field(default_factory=list)
@@ -49,6 +52,7 @@ class Worker:
             DEBUG="false",
             SECRET_KEY="benchmark-worker-secret-key-not-for-production-use-0123456789",
             BENCH_QUEUE=self.queue,
+            BENCH_NODE=f"{self.node}-{self.queue}@%h",
             BENCH_CLIENT=self.client,
             RIVYA_BASE_URL=settings.RIVYA_BASE_URL,
             PYTHONUNBUFFERED="1",
@@ -115,14 +119,16 @@ def make_jobs(prompts: list[str], aspect_ratio: str = "1:1") -> list[int]:
 
 
 def run_jobs(
-    ids: list[int], worker: Worker, timeout: float, sample_every: float = 0.1
+    ids: list[int], workers: Worker | Sequence[Worker], timeout: float, sample_every: float = 0.1
 ) -> dict[str, Any]:
-    """Enqueue every job at once and wait until all are finished; sample the worker's RSS."""
+    """Enqueue every job at once and wait until all are finished; sample the workers' RSS
+    (their sum, when there are several)."""
     from django.db.models import Count
 
     from generations import tasks
     from generations.models import Generation, Status
 
+    workers = [workers] if isinstance(workers, Worker) else list(workers)
     samples: list[float] = []
     started = time.perf_counter()
     for pk in ids:
@@ -134,9 +140,10 @@ def run_jobs(
     )
     next_check = 0.0
     while time.perf_counter() < deadline:
-        if worker.process is None or worker.process.poll() is not None:
-            raise RuntimeError("the worker died:\n" + "".join(worker.log[-30:]))
-        samples.append(rss_mb(worker.pid))
+        for worker in workers:
+            if worker.process is None or worker.process.poll() is not None:
+                raise RuntimeError("a worker died:\n" + "".join(worker.log[-30:]))
+        samples.append(sum(rss_mb(worker.pid) for worker in workers))
         now = time.perf_counter()
         if now >= next_check:
             if not unfinished.exists():

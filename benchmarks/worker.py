@@ -65,6 +65,8 @@ def main() -> None:
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            "-n",
+            os.environ.get("BENCH_NODE", "bench@%h"),
             "-Q",
             os.environ["BENCH_QUEUE"],
         ]

@@ -15,10 +15,12 @@ member may read it), and the library's or server's own words only in ``detail``,
 
 from __future__ import annotations
 
+import functools
 import io
 import ipaddress
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -414,6 +416,14 @@ def fetch_result(
     return images
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The certificate checks every image's client uses, made once per process: making them
+    reads the whole CA bundle, about 18 ms of CPU, which was a sixth of a job's cost when each
+    client made its own (docs/benchmarks.md, issue 14). Sharing it shares no connection."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 def _fetch(url: str, deadline: float, caps: Caps, resolver: Resolver | None) -> FetchedImage:
     """One image, by its deadline, following at most three checked redirects. The API's
     origin is trusted only while every hop so far was on it: a redirect from another host into
@@ -422,7 +432,9 @@ def _fetch(url: str, deadline: float, caps: Caps, resolver: Resolver | None) -> 
     # No proxies from the environment (they would connect for us, to an address we never
     # checked), and no kept-alive connection: each hop gets a connection made for its own name.
     options = httpx.Limits(max_keepalive_connections=0)
-    with httpx.Client(follow_redirects=False, trust_env=False, limits=options) as client:
+    with httpx.Client(
+        follow_redirects=False, trust_env=False, limits=options, verify=_tls()
+    ) as client:
         for hop in range(MAX_REDIRECTS + 1):
             on_api = _origin(url) == _origin(caps.trusted_origin)
             if hop and on_api and trusted is None:

@@ -4,6 +4,11 @@ Only fixtures live here; the helpers tests import are in ``tests/support.py``.
 The outside world is faked at one seam: the local Rivya simulator, started once per session on
 a loopback port. Outside the tests that ask for it, the app points at a closed port, so no test
 can reach a simulator or API that happens to run on this machine.
+
+Images go to a folder of the test's own, or, when the environment names a bucket
+(``AWS_STORAGE_BUCKET_NAME``: the production tier in ``.ci/run``), to a new bucket of the test's
+own on the S3-compatible server, so the same tests run against both storages. A test about the
+local folder itself asks for ``local_media``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from tests.faults.processes import S3Server
 from tests.rows import generation, ledger_entry, march_noon
 from tests.support import CLOSED_PORT_URL, TEST_API_KEY, make_user, signed_in
 
+# The production tier keeps every test's images in a bucket (see the module's docstring).
+MEDIA_IN_BUCKET = bool(os.environ.get("AWS_STORAGE_BUCKET_NAME"))
+
 # Tests publish to their own queue, on an in-memory broker unless CELERY_BROKER_URL names a real
 # one (the production tier), so nothing reaches a worker outside this test run.
 if not os.environ.get("CELERY_BROKER_URL"):
@@ -48,11 +56,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(settings: Any, tmp_path: Any) -> Iterator[None]:
+def _isolated(settings: Any, tmp_path: Any, request: pytest.FixtureRequest) -> Iterator[None]:
     # The named users are made for every test; the production hasher would spend most of a
     # test's time on purpose-built slowness. Signing in still checks passwords, just quickly.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    if MEDIA_IN_BUCKET:
+        request.getfixturevalue("s3_media")
     settings.RIVYA_BASE_URL = CLOSED_PORT_URL
     settings.RIVYA_API_KEY = TEST_API_KEY
     settings.RIVYA_WEBHOOK_SECRET = ""
@@ -117,6 +127,14 @@ def s3_media(s3_server: S3Server, settings: Any) -> str:
     default = {"BACKEND": "imagen_site.storage_s3.PrivateS3Storage"}
     settings.STORAGES = {**settings.STORAGES, "default": default}
     return bucket
+
+
+@pytest.fixture
+def local_media(settings: Any) -> None:
+    """Images in the test's local folder (MEDIA_ROOT) on every tier: for tests of the folder."""
+    settings.AWS_STORAGE_BUCKET_NAME = ""
+    default = {"BACKEND": "imagen_site.storage.LocalMediaStorage"}
+    settings.STORAGES = {**settings.STORAGES, "default": default}
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import posixpath
 import re
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
 from django.test import Client
 from django.utils import formats, timezone
 from PIL import Image, PngImagePlugin
@@ -234,9 +236,24 @@ def images_of(generation: Generation) -> int:
 
 
 def media_files(folder: str = "") -> list[str]:
-    """Every file under ``folder`` of the media root, relative to the media root."""
+    """Every stored image file under ``folder``, in the storage in use (the folder or the
+    bucket), by its name there."""
+
+    def walk(path: str) -> list[str]:
+        try:
+            folders, files = default_storage.listdir(path)
+        except FileNotFoundError:  # a local folder nothing was saved in yet
+            return []
+        found = [posixpath.join(path, name) for name in files]
+        return found + [f for sub in folders for f in walk(posixpath.join(path, sub))]
+
+    return sorted(walk(folder))
+
+
+def files_on_disk() -> list[str]:
+    """Every file under the media root on this machine's disk, relative to it."""
     root = Path(settings.MEDIA_ROOT)
-    return sorted(str(p.relative_to(root)) for p in (root / folder).rglob("*") if p.is_file())
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
 def remote_tasks_for(sim: Any, generation: Generation) -> list[Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import socket
+import ssl
 import struct
 import time
 import zlib
@@ -493,3 +494,12 @@ def judge(url: str) -> str | UnsafeResult:
         return downloader.check_url(url, trusted_origin=TRUSTED, resolver=resolver_to(NAMES))
     except UnsafeResult as error:
         return error
+
+
+def test_every_image_is_fetched_with_certificate_checks_made_once_per_process():
+    """Made once (reading the CA bundle costs ~18 ms a time), and still checking certificates
+    and names as httpx's default does."""
+    context = downloader._tls()
+    assert downloader._tls() is context
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname

@@ -40,7 +40,7 @@ def test_it_makes_its_own_id_for_one_that_could_forge_a_line(client):
     assert client.get("/healthz", headers={"X-Request-ID": forged})["X-Request-ID"] != forged
 
 
-def test_a_request_s_lines_carry_its_id(client, settings, tmp_path, json_lines):
+def test_a_request_s_lines_carry_its_id(client, settings, tmp_path, json_lines, local_media):
     (tmp_path / "a-file").write_text("")
     settings.MEDIA_ROOT = str(tmp_path / "a-file" / "media")  # the health check logs why
     response = client.get("/healthz", headers={"X-Request-ID": "lb-7"})

@@ -21,7 +21,7 @@ def stored_file(alice) -> str:
     return str(generation(alice).image.name)
 
 
-def test_it_serves_media_to_a_member(bob, client, stored_file):
+def test_it_serves_media_to_a_member_from_the_folder(bob, client, local_media, stored_file):
     client.force_login(bob)  # the team's images: any member, not only the owner
     response = client.get(f"/media/{stored_file}")
     assert response.status_code == 200

@@ -18,7 +18,7 @@ from django.utils import timezone
 from generations.models import Board, BoardItem, Generation, Status
 from tests.rows import generation
 from tests.support import (
-    media_files,
+    files_on_disk,
     new_generation,
     opened,
     png_bytes,
@@ -53,7 +53,7 @@ def test_it_keeps_originals_and_thumbnails_in_the_bucket(s3_server, s3_media, al
     assert bucket_keys(s3_server, s3_media) == sorted(
         [str(row.image.name), str(row.thumbnail.name)]
     )
-    assert media_files() == []  # nothing on this machine's disk
+    assert files_on_disk() == []  # nothing on this machine's disk
 
 
 def test_it_stores_a_result_the_worker_downloaded_in_the_bucket(s3_server, s3_media, sim, alice):
@@ -62,7 +62,7 @@ def test_it_stores_a_result_the_worker_downloaded_in_the_bucket(s3_server, s3_me
     keys = bucket_keys(s3_server, s3_media)
     assert keys == sorted([str(row.image.name), str(row.thumbnail.name)])
     assert opened(default_storage.open(str(row.thumbnail.name)).read()).format == "WEBP"
-    assert media_files() == []
+    assert files_on_disk() == []
 
 
 def test_a_page_links_an_image_through_a_signed_url_that_works(

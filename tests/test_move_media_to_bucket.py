@@ -68,6 +68,6 @@ def test_it_resumes_copying_only_what_is_missing_or_different(s3_media, alice):
     assert default_storage.size(image) == local.size(image)
 
 
-def test_it_refuses_while_images_are_kept_in_the_local_folder():
+def test_it_refuses_while_images_are_kept_in_the_local_folder(local_media):
     with pytest.raises(CommandError, match="set AWS_STORAGE_BUCKET_NAME"):
         move()

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import default_storage
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from generations.models import Board, BoardItem, Generation, GenerationImage, Status
+from imagen_site.storage import media_storage
 from tests.rows import batch, generation
 from tests.support import png_bytes
 
@@ -79,13 +80,14 @@ def test_it_streams_and_opens_each_original_only_when_the_zip_reaches_it(
     for size in (10, 20, 30):
         keep(board, alice, f"Image {size}", size)
     opened: list[str] = []
-    real_open = FileSystemStorage.open
+    in_use = type(media_storage())  # the folder, or the bucket on the production tier
+    real_open = in_use.open
 
     def spy(self, name, mode="rb"):
         opened.append(name)
         return real_open(self, name, mode)
 
-    monkeypatch.setattr(FileSystemStorage, "open", spy)
+    monkeypatch.setattr(in_use, "open", spy)
     response = alice_client.get(f"/boards/{board.pk}/download.zip")
     assert isinstance(response, StreamingHttpResponse)
     assert response.streaming

@@ -20,6 +20,7 @@ from tests.faults.processes import (
     RedisServer,
     Workers,
     database_env,
+    media_env,
     publish_to,
 )
 from tests.support import TEST_API_KEY
@@ -57,7 +58,7 @@ def workers(
         "RIVYA_BASE_URL": sim.base_url,
         "RIVYA_API_KEY": TEST_API_KEY,
         "RIVYA_WEBHOOK_SECRET": "",
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        **media_env(),
         "IMAGEN_DATA_DIR": str(broker.data_dir),
         "CELERY_BROKER_URL": broker.url or embedded_broker.URL,
         "CELERY_QUEUE": str(celery_app.conf.task_default_queue),

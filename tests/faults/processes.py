@@ -150,6 +150,7 @@ class S3Server:
         self.given = bool(url)
         self.url = url or f"http://127.0.0.1:{free_port()}"
         self.process: subprocess.Popen[bytes] | None = None
+        self._client: Any = None
 
     def start(self) -> S3Server:
         if not self.given:
@@ -176,13 +177,17 @@ class S3Server:
         self.process = None
 
     def client(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.url,
-            aws_access_key_id=s3_server.ACCESS_KEY,
-            aws_secret_access_key=s3_server.SECRET_KEY,
-            region_name=s3_server.REGION,
-        )
+        """A boto3 client of this server, made once: making one costs tens of milliseconds,
+        which every test pays on the production tier (a bucket each)."""
+        if self._client is None:
+            self._client = boto3.client(
+                "s3",
+                endpoint_url=self.url,
+                aws_access_key_id=s3_server.ACCESS_KEY,
+                aws_secret_access_key=s3_server.SECRET_KEY,
+                region_name=s3_server.REGION,
+            )
+        return self._client
 
     def settings(self, bucket: str) -> dict[str, Any]:
         """The app's settings for a bucket of this server, as the environment would give them."""
@@ -196,6 +201,30 @@ class S3Server:
 
 
 # -- Worker processes ----------------------------------------------------------------------------
+
+
+BUCKET_SETTINGS = (
+    "AWS_STORAGE_BUCKET_NAME",
+    "AWS_S3_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_S3_REGION_NAME",
+)
+
+
+def media_env() -> dict[str, str]:
+    """Where a process started by a test keeps images: where the test itself does (its folder,
+    or its bucket on the production tier), never the bucket the environment names."""
+    from django.conf import settings
+
+    from imagen_site.storage import media_storage
+    from imagen_site.storage_s3 import PrivateS3Storage
+
+    in_bucket = isinstance(media_storage(), PrivateS3Storage)
+    env = {"MEDIA_ROOT": str(settings.MEDIA_ROOT)}
+    for name in BUCKET_SETTINGS:
+        env[name] = str(getattr(settings, name) or "") if in_bucket else ""
+    return env
 
 
 def database_env() -> dict[str, str]:

@@ -23,7 +23,7 @@ from generations import rivya, tasks
 from generations.management.commands.runstack import SIMULATOR_API_KEY
 from generations.models import Status
 from imagen_site.celery import app as celery_app
-from tests.faults.processes import ROOT, Broker, database_env, free_port, publish_to
+from tests.faults.processes import ROOT, Broker, database_env, free_port, media_env, publish_to
 from tests.support import new_generation, wait_for, wait_until_status
 
 STARTED = re.compile(r"Started (\w+)(?: again)? \(pid (\d+)\)")
@@ -56,12 +56,12 @@ class Stack:
         return self.process.wait(30)
 
 
-def stack_env(data_dir: Path, media_root: str) -> dict[str, str]:
+def stack_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIVYA_")}
+    env.update(database_env())
+    env.update(media_env())
     env.update(
-        database_env(),
         IMAGEN_DATA_DIR=str(data_dir),
-        MEDIA_ROOT=media_root,
         CELERY_BROKER_URL="atomicfs://",
         CELERY_QUEUE=str(celery_app.conf.task_default_queue),
         RIVYA_SIM_DELAY="0.3",
@@ -95,7 +95,7 @@ def stack(transactional_db, tmp_path, settings) -> Iterator[Stack]:
         "--sim-port",
         str(sim_port),
     ]
-    env = stack_env(data_dir, str(settings.MEDIA_ROOT))
+    env = stack_env(data_dir)
     with log.open("wb") as out:
         process = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -180,7 +180,7 @@ def test_it_gives_the_simulator_its_secrets_by_environment_not_argv(stack):
 
 @pytest.mark.fault(28)
 def test_it_refuses_to_hand_a_real_key_to_the_simulator(tmp_path, settings):
-    env = stack_env(tmp_path / "data", str(settings.MEDIA_ROOT))
+    env = stack_env(tmp_path / "data")
     env["RIVYA_API_KEY"] = "rvya_sk_live_a_real_teams_key"
     sim_port = free_port()
     finished = subprocess.run(
