@@ -24,7 +24,8 @@ Where that CPU goes: ``profile`` runs jobs one after another in this process, ea
 as a worker's task calls it (``lifecycle.submit``, then ``lifecycle.poll``), under ``cProfile``
 timed by this thread's CPU clock, and adds each function's own time up by what it belongs to
 (Pillow, the database, the HTTP client, storage, the studio's code). No broker and no Celery in
-it: the workers' CPU a job less this is roughly what Celery, the broker and threads cost.
+it. cProfile's own cost is paid on every Python call, so it inflates Python code (the ORM,
+"other") and hardly C code (Pillow's decoding and encoding): read the split as a ranking.
 """
 
 from __future__ import annotations
