@@ -194,7 +194,9 @@ def _scale(r: dict[str, Any], b: str) -> list[Row]:
                 f"{c['steady_jobs_per_s_median']} jobs/s steady ({speedup}x one), "
                 f"{c['jobs_per_s_median']} over the whole run; {c['worker_cpu_ms_per_job_median']}"
                 f" ms worker CPU a job; cores: workers {c['workers_cores_median']}, simulator "
-                f"{c['simulator_cores_median']}, the rest {c['rest_of_machine_cores_median']}; "
+                f"{c['simulator_cores_median']}, PostgreSQL + Redis "
+                f"{c['postgres_and_redis_cores_median']}, the rest "
+                f"{c['rest_of_machine_cores_median']}; "
                 f"machine {c['machine_busy_pct_median']} % busy",
                 "(measured, no floor)",
                 "-",

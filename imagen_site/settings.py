@@ -365,6 +365,12 @@ CELERY_TASK_TIME_LIMIT = 90
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 5)
 TASK_RETRY_BACKOFF_MAX = env_int("TASK_RETRY_BACKOFF_MAX", 60)
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes every database connection before and after every task unless this
+# is set: on PostgreSQL a new server process for every step of every job (a quarter of this
+# 2-core machine at 15 jobs/s, docs/benchmarks.md, issue 14). Set so it never does; a task's
+# connections follow DATABASES' CONN_MAX_AGE and health checks as a request's do
+# (imagen_site/celery.py).
+CELERY_DB_REUSE_MAX = 2**62
 # The queue tasks are sent to and workers read; tests and soak runs give each run its own.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
