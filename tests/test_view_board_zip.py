@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
@@ -80,7 +81,8 @@ def test_it_streams_and_opens_each_original_only_when_the_zip_reaches_it(
     for size in (10, 20, 30):
         keep(board, alice, f"Image {size}", size)
     opened: list[str] = []
-    in_use = type(media_storage())  # the folder, or the bucket on the production tier
+    # The folder, or the bucket on the production tier (both are Storage subclasses).
+    in_use: Any = type(media_storage())
     real_open = in_use.open
 
     def spy(self, name, mode="rb"):
