@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import Storage, default_storage
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
@@ -80,7 +80,9 @@ def test_it_streams_and_opens_each_original_only_when_the_zip_reaches_it(
     for size in (10, 20, 30):
         keep(board, alice, f"Image {size}", size)
     opened: list[str] = []
-    in_use = type(media_storage())  # the folder, or the bucket on the production tier
+    storage = media_storage()  # the folder, or the bucket on the production tier
+    assert isinstance(storage, Storage)
+    in_use = type(storage)
     real_open = in_use.open
 
     def spy(self, name, mode="rb"):
