@@ -13,6 +13,7 @@ local folder itself asks for ``local_media``.
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -209,6 +210,10 @@ def celery_worker(transactional_db: None) -> Iterator[Any]:
         celery_app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING"
     ) as worker:
         yield worker
+    # Its threads kept their database connections (CONN_MAX_AGE, imagen_site/celery.py); they
+    # close when the finished threads' state is collected: now, not after the test database
+    # is flushed or dropped (PostgreSQL refuses to drop one that others are connected to).
+    gc.collect()
 
 
 @pytest.fixture
