@@ -10,7 +10,8 @@ image is on (one more query), so those offer "Remove from" instead of "Add to".
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django import template
 from django.http import HttpRequest
@@ -24,18 +25,23 @@ register = template.Library()
 
 CACHE_ATTRIBUTE = "_board_menu_boards"
 BUTTONS_ATTRIBUTE = "_board_menu_buttons"
+T = TypeVar("T")
+
+
+def once_per_request(request: HttpRequest | None, attribute: str, make: Callable[[], T]) -> T:
+    """``make()``, made at most once per request and kept on it (without a request, each time)."""
+    if request is None:
+        return make()
+    if not hasattr(request, attribute):
+        setattr(request, attribute, make())
+    kept: T = getattr(request, attribute)
+    return kept
 
 
 def boards_of_request(request: HttpRequest | None) -> list[Board]:
     """Every board, read at most once per request (a board made during the request is not
     offered until the next one, which is soon enough)."""
-    if request is None:
-        return boards.all_boards()
-    cached: list[Board] | None = getattr(request, CACHE_ATTRIBUTE, None)
-    if cached is None:
-        cached = boards.all_boards()
-        setattr(request, CACHE_ATTRIBUTE, cached)
-    return cached
+    return once_per_request(request, CACHE_ATTRIBUTE, boards.all_boards)
 
 
 @register.inclusion_tag("generations/_board_menu.html", takes_context=True)
@@ -58,9 +64,8 @@ def board_menu(
 def buttons_of_request(request: HttpRequest | None, every_board: list[Board]) -> SafeString:
     """Every board as an "Add to" button, drawn at most once per request (in the request's
     language: a request has one)."""
-    cached: SafeString | None = getattr(request, BUTTONS_ATTRIBUTE, None)
-    if cached is None:
-        cached = render_to_string("generations/_board_buttons.html", {"boards": every_board})
-        if request is not None:
-            setattr(request, BUTTONS_ATTRIBUTE, cached)
-    return cached
+    return once_per_request(
+        request,
+        BUTTONS_ATTRIBUTE,
+        lambda: render_to_string("generations/_board_buttons.html", {"boards": every_board}),
+    )
